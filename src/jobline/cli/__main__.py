@@ -1,0 +1,3 @@
+from jobline.cli.main import main
+
+main()

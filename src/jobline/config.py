@@ -1,0 +1,129 @@
+"""Settings from JOBLINE_* environment variables and env files, validated at start.
+
+Env files: `.env` in the working directory, plus any files named (comma-separated) by
+JOBLINE_ENV_FILE. Real environment variables win over files.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobline.errors import ConfigError
+
+ENV_PREFIX = "JOBLINE_"
+
+
+class IntakeKind(StrEnum):
+    KAFKA = "kafka"
+    DIRECT = "direct"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        frozen=True,
+        env_file_encoding="utf-8",
+    )
+
+    # where things are
+    kafka_hosts: str = "127.0.0.1:9092"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/jobline_main"
+    jobs_database_url: str = "postgresql://postgres@127.0.0.1:5432/jobline_jobs"
+    schema_name: str = Field(
+        default="jobline", alias="JOBLINE_SCHEMA", pattern=r"^[a-z_][a-z0-9_]{0,62}$"
+    )
+    migrate_on_start: bool = True
+
+    # what this process runs
+    mode: str = "all"
+    capabilities: str = ""
+    plugins: str = ""
+
+    # triggers
+    intake: IntakeKind = IntakeKind.KAFKA
+    jobs_topic: str = "jobs"
+    dlq_topic: str = "jobs_dlq"
+    max_message_bytes: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
+    produce_timeout_s: float = Field(default=10.0, gt=0, le=300)
+
+    # intake
+    intake_group: str = "jobs-inserter"
+    intake_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    intake_batch_ms: int = Field(default=50, ge=1, le=60_000)
+    intake_db_down_exit_s: float = Field(default=300.0, gt=0)
+    intake_skip_configs: str = ""
+
+    # runner
+    runner_concurrency: int = Field(default=20, ge=1, le=10_000)
+    runner_poll_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    runner_heartbeat_s: float = Field(default=5.0, gt=0, le=600)
+    runner_dead_after_s: float = Field(default=30.0, gt=0, le=86_400)
+    job_timeout_s: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=1000)
+    retry_base_s: float = Field(default=2.0, gt=0)
+    retry_cap_s: float = Field(default=3600.0, gt=0)
+    disabled_config_delay_s: float = Field(default=60.0, gt=0)
+    shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
+
+    # http
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+
+    # logs
+    log_format: str = Field(default="auto", pattern=r"^(auto|json|console)$")
+    log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
+
+    @field_validator("retry_cap_s")
+    @classmethod
+    def _cap_not_below_base(cls, cap: float, info: Any) -> float:
+        base = info.data.get("retry_base_s")
+        if base is not None and cap < base:
+            raise ValueError(f"must be at least JOBLINE_RETRY_BASE_S ({base})")
+        return cap
+
+    @property
+    def skipped_config_ids(self) -> frozenset[int]:
+        return frozenset(int(x) for x in self.intake_skip_configs.split(",") if x.strip())
+
+
+def _env_files() -> tuple[str, ...]:
+    named = [f.strip() for f in os.environ.get(ENV_PREFIX + "ENV_FILE", "").split(",") if f.strip()]
+    for name in named:
+        if not os.path.isfile(name):
+            raise ConfigError(
+                f"JOBLINE_ENV_FILE names {name!r}, which is not a readable file: "
+                "fix the path or unset JOBLINE_ENV_FILE"
+            )
+    return (".env", *named)
+
+
+def _field_env_name(field_name: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    if field is not None and field.alias:
+        return field.alias
+    return ENV_PREFIX + field_name.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; raise ConfigError naming each bad variable."""
+    try:
+        kwargs: dict[str, Any] = {"_env_file": _env_files()}
+        for key, value in overrides.items():
+            kwargs[Settings.model_fields[key].alias or key] = value
+        return Settings(**kwargs)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = _field_env_name(str(err["loc"][0])) if err["loc"] else "settings"
+            lines.append(f"{name}={err.get('input')!r}: {err['msg']}")
+        raise ConfigError(
+            "invalid configuration:\n  "
+            + "\n  ".join(lines)
+            + "\nfix these variables (environment or env file) and start again"
+        ) from None

@@ -1,0 +1,54 @@
+"""Every Prometheus metric of jobline, declared once; updated where the event happens.
+
+Labels are job type, result and reason: bounded sets, never ids.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+JOBS_TRIGGERED = Counter(
+    "jobline_jobs_triggered_total", "Jobs handed to the intake by this process", ["intake"]
+)
+JOBS_REFUSED = Counter(
+    "jobline_jobs_refused_total", "Triggers refused before reaching the intake", ["reason"]
+)
+
+INTAKE_MESSAGES = Counter(
+    "jobline_intake_messages_total",
+    "Messages read from the jobs topic, by result (persisted, dlq, duplicate, skipped)",
+    ["result"],
+)
+INTAKE_DLQ = Counter(
+    "jobline_intake_dlq_total", "Malformed messages sent to the DLQ, by reason", ["reason"]
+)
+INTAKE_BATCH_SECONDS = Histogram(
+    "jobline_intake_batch_seconds",
+    "Time to persist one intake batch (jobs and offsets in one transaction)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+INTAKE_LAST_PERSISTED = Gauge(
+    "jobline_intake_last_persisted_timestamp_seconds", "When the intake last persisted a job"
+)
+
+JOBS_RUN = Counter(
+    "jobline_jobs_run_total",
+    "Jobs run by result (success, retry, failed, skipped)",
+    ["type", "result"],
+)
+JOB_DURATION = Histogram(
+    "jobline_job_duration_seconds",
+    "Handler run time",
+    ["type"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300),
+)
+JOB_EXECUTION_LAG = Histogram(
+    "jobline_job_execution_lag_seconds",
+    "Start time minus run_at",
+    ["type"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 3600),
+)
+JOBS_RESCUED = Counter(
+    "jobline_jobs_rescued_total", "Jobs taken back from runners whose heartbeat stopped"
+)
+RUNNER_RUNNING = Gauge("jobline_runner_running_jobs", "Jobs running in this process now")

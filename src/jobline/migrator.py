@@ -1,0 +1,48 @@
+"""Apply numbered .sql migrations to a database schema, once each, in order.
+
+Used for both databases: the jobs DB (store/migrations) and the main DB
+(plugins/migrations). Several processes may start at once: an advisory lock makes
+them take turns, and each migration commits together with its version row.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import psycopg
+from psycopg import sql
+
+from jobline.logs import get_logger
+from jobline.sqlfiles import load_migrations
+
+log = get_logger("jobline.migrator")
+
+
+async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: str) -> list[int]:
+    """Bring `schema` up to the newest migration in `package`; return versions applied."""
+    lock_key = zlib.crc32(f"jobline-migrate:{schema}:{package}".encode())
+    applied_now: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        cur = await conn.execute("SELECT version FROM schema_migrations")
+        done = {row[0] for row in await cur.fetchall()}  # type: ignore[index]
+        for migration in load_migrations(package):
+            if migration.version in done:
+                continue
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                (migration.version, migration.name),
+            )
+            applied_now.append(migration.version)
+            log.info(
+                "migration.applied", schema=schema, version=migration.version, name=migration.name
+            )
+    return applied_now

@@ -1,0 +1,54 @@
+"""Plain values that go in and out of the jobs DB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedJob:
+    """A due job, locked by the runner that fetched it."""
+
+    id: int
+    type: str
+    plugin_config_id: int
+    team_id: int
+    payload: Any
+    run_at: datetime
+    attempts: int
+    max_attempts: int | None
+    queue_name: str | None
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class FailedAttempt:
+    """One failed run: its error and, for a retry, when to run it again."""
+
+    job_id: int
+    error: str
+    retry_at: datetime | None  # None: permanently failed
+
+
+@dataclass(frozen=True, slots=True)
+class RescuedJob:
+    id: int
+    type: str
+    attempts: int
+    max_attempts: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    due: int
+    scheduled: int
+    running: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeBatchResult:
+    persisted: int
+    duplicates: int

@@ -1,0 +1,140 @@
+-- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/queries.py
+-- loads them. Connections run with search_path set to the project's schema.
+
+-- name: insert_jobs
+-- One statement for a whole batch: arrays in, one row per element.
+INSERT INTO jobs (type, plugin_config_id, team_id, payload, meta, run_at, max_attempts,
+                  key, key_mode, queue_name, priority)
+SELECT * FROM unnest(
+    %(types)s::text[], %(plugin_config_ids)s::bigint[], %(team_ids)s::bigint[],
+    %(payloads)s::jsonb[], %(metas)s::jsonb[], %(run_ats)s::timestamptz[],
+    %(max_attempts)s::integer[], %(keys)s::text[], %(key_modes)s::text[],
+    %(queue_names)s::text[], %(priorities)s::smallint[]
+)
+
+-- name: fetch_due
+-- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
+-- is due only when it is its queue's head (lowest id) and no job of its queue is running.
+WITH due AS (
+    SELECT j.id
+    FROM jobs j
+    WHERE j.locked_by IS NULL
+      AND j.run_at <= now()
+      AND (j.queue_name IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs q
+            WHERE q.queue_name = j.queue_name
+              AND (q.id < j.id OR q.locked_by IS NOT NULL)))
+    ORDER BY j.priority, j.run_at, j.id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET locked_by = %(runner_id)s, locked_at = now()
+FROM due
+WHERE jobs.id = due.id
+RETURNING jobs.id, jobs.type, jobs.plugin_config_id, jobs.team_id, jobs.payload, jobs.run_at,
+          jobs.attempts, jobs.max_attempts, jobs.queue_name, jobs.priority
+
+-- name: next_run_at
+SELECT min(run_at) FROM jobs WHERE locked_by IS NULL
+
+-- name: complete
+-- Only rows this runner still holds: a rescued job belongs to someone else now.
+DELETE FROM jobs WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+
+-- name: retry
+UPDATE jobs
+SET attempts = jobs.attempts + 1, last_error = f.error, run_at = f.run_at,
+    locked_by = NULL, locked_at = NULL
+FROM unnest(%(ids)s::bigint[], %(errors)s::text[], %(run_ats)s::timestamptz[]) AS f(id, error, run_at)
+WHERE jobs.id = f.id AND jobs.locked_by = %(runner_id)s
+
+-- name: fail_permanently
+WITH moved AS (
+    DELETE FROM jobs WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+    RETURNING *
+)
+INSERT INTO failed_jobs (id, type, plugin_config_id, team_id, payload, meta, run_at, created_at,
+                         attempts, max_attempts, last_error, key, queue_name, priority)
+SELECT m.id, m.type, m.plugin_config_id, m.team_id, m.payload, m.meta, m.run_at, m.created_at,
+       m.attempts + 1, m.max_attempts, f.error, m.key, m.queue_name, m.priority
+FROM moved m JOIN unnest(%(ids)s::bigint[], %(errors)s::text[]) AS f(id, error) ON f.id = m.id
+
+-- name: release
+-- Hand jobs back untouched (not an attempt): shutdown, or fetched but never started.
+UPDATE jobs SET locked_by = NULL, locked_at = NULL
+WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+
+-- name: postpone
+-- Not run now (e.g. its plugin config is disabled): due again later, not an attempt.
+UPDATE jobs SET locked_by = NULL, locked_at = NULL, run_at = now() + make_interval(secs => %(delay_s)s)
+WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+
+-- name: heartbeat
+INSERT INTO runners (id, hostname, pid, capabilities)
+VALUES (%(runner_id)s, %(hostname)s, %(pid)s, %(capabilities)s)
+ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+
+-- name: remove_runner
+DELETE FROM runners WHERE id = %(runner_id)s
+
+-- name: rescue_dead_runners
+-- Unlock jobs of runners whose heartbeat is older than dead_after (the attempt counts).
+-- Jobs locked by a runner id with no row at all are rescued once their lock is that old.
+WITH dead AS (
+    DELETE FROM runners
+    WHERE heartbeat_at < now() - make_interval(secs => %(dead_after_s)s)
+    RETURNING id
+)
+UPDATE jobs
+SET locked_by = NULL, locked_at = NULL, attempts = attempts + 1,
+    last_error = 'runner ' || locked_by || ' stopped heartbeating while running this job'
+WHERE locked_by IS NOT NULL
+  AND (locked_by IN (SELECT id FROM dead)
+       OR (locked_at < now() - make_interval(secs => %(dead_after_s)s)
+           AND NOT EXISTS (SELECT 1 FROM runners r WHERE r.id = jobs.locked_by)))
+RETURNING id, type, attempts, max_attempts
+
+-- name: move_to_failed
+-- Unlocked jobs whose attempts are used up (after a rescue) leave the hot table.
+WITH moved AS (
+    DELETE FROM jobs
+    WHERE id = ANY(%(ids)s::bigint[]) AND locked_by IS NULL
+    RETURNING *
+)
+INSERT INTO failed_jobs (id, type, plugin_config_id, team_id, payload, meta, run_at, created_at,
+                         attempts, max_attempts, last_error, key, queue_name, priority)
+SELECT id, type, plugin_config_id, team_id, payload, meta, run_at, created_at,
+       attempts, max_attempts, last_error, key, queue_name, priority
+FROM moved
+
+-- name: lock_offsets
+-- Held until the batch's transaction ends: a second consumer of the same partition (a
+-- zombie after a rebalance) waits here, then sees the offsets this one wrote.
+SELECT partition, next_offset FROM intake_offsets
+WHERE consumer_group = %(group)s AND topic = %(topic)s AND partition = ANY(%(partitions)s::integer[])
+FOR UPDATE
+
+-- name: load_offsets
+SELECT partition, next_offset FROM intake_offsets
+WHERE consumer_group = %(group)s AND topic = %(topic)s AND partition = ANY(%(partitions)s::integer[])
+
+-- name: save_offsets
+INSERT INTO intake_offsets (consumer_group, topic, partition, next_offset)
+SELECT %(group)s, %(topic)s, p, o FROM unnest(%(partitions)s::integer[], %(offsets)s::bigint[]) AS t(p, o)
+ON CONFLICT (consumer_group, topic, partition)
+DO UPDATE SET next_offset = GREATEST(intake_offsets.next_offset, EXCLUDED.next_offset), updated_at = now()
+
+-- name: queue_counts
+SELECT
+    count(*) FILTER (WHERE locked_by IS NULL AND run_at <= now()) AS due,
+    count(*) FILTER (WHERE locked_by IS NULL AND run_at > now())  AS scheduled,
+    count(*) FILTER (WHERE locked_by IS NOT NULL)                 AS running,
+    (SELECT count(*) FROM failed_jobs)                            AS failed
+FROM jobs
+
+-- name: ensure_offsets
+-- One row per assigned partition before its first batch, so lock_offsets always has a
+-- row to lock. -1 means "nothing persisted yet: start where Kafka says".
+INSERT INTO intake_offsets (consumer_group, topic, partition, next_offset)
+SELECT %(group)s, %(topic)s, p, -1 FROM unnest(%(partitions)s::integer[]) AS t(p)
+ON CONFLICT (consumer_group, topic, partition) DO NOTHING
