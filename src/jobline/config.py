@@ -104,6 +104,8 @@ def _env_files() -> tuple[str, ...]:
 
 
 def _field_env_name(field_name: str) -> str:
+    if field_name.startswith(ENV_PREFIX):  # an aliased field reports its alias
+        return field_name
     field = Settings.model_fields.get(field_name)
     if field is not None and field.alias:
         return field.alias

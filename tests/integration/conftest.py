@@ -6,6 +6,7 @@ see each other's jobs.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -63,10 +64,8 @@ def kafka_topics(services_env: dict[str, str], test_id: str) -> Iterator[tuple[s
         future.result(timeout=60)
     yield jobs_topic, dlq_topic
     for future in admin.delete_topics([jobs_topic, dlq_topic], operation_timeout=30).values():
-        try:
+        with contextlib.suppress(Exception):  # cleanup only
             future.result(timeout=60)
-        except Exception:  # noqa: S110 - cleanup only
-            pass
 
 
 @pytest.fixture

@@ -83,7 +83,9 @@ class ServeProcess:
             return self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError(f"serve did not stop within {timeout_s} s:\n{self.logs()}")
+            raise AssertionError(
+                f"serve did not stop within {timeout_s} s:\n{self.logs()}"
+            ) from None
 
     def kill(self) -> None:
         self.proc.kill()

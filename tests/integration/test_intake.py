@@ -16,30 +16,40 @@ from .helpers import ServeProcess, add_config, scalar, wait_until
 
 
 def _valid(n: int, config_id: int, team: int = 42, delay_s: float = 0) -> bytes:
-    return json.dumps({
-        "type": "record", "payload": {"n": n}, "pluginConfigId": config_id,
-        "pluginConfigTeam": team,
-        "timestamp": int((datetime.now(UTC) + timedelta(seconds=delay_s)).timestamp() * 1000),
-    }).encode()
+    return json.dumps(
+        {
+            "type": "record",
+            "payload": {"n": n},
+            "pluginConfigId": config_id,
+            "pluginConfigTeam": team,
+            "timestamp": int((datetime.now(UTC) + timedelta(seconds=delay_s)).timestamp() * 1000),
+        }
+    ).encode()
 
 
 MALFORMED = {
     b"not json at all": "not_json",
     b"[1, 2, 3]": "not_object",
     b'{"type": "record", "payload": {}, "timestamp": 1}': "missing_field",
-    b'{"type": "", "payload": {}, "timestamp": 1, "pluginConfigId": 1, "pluginConfigTeam": 1}':
-        "empty_value",
+    b'{"type": "", "payload": {}, "timestamp": 1, "pluginConfigId": 1, '
+    b'"pluginConfigTeam": 1}': "empty_value",
     b'{"type": "record", "payload": {}, "timestamp": "soon", "pluginConfigId": 1, '
     b'"pluginConfigTeam": 1}': "wrong_type",
 }
 
 
 def _dlq_messages(hosts: str, topic: str, expected: int) -> list[dict[str, str]]:
-    consumer = Consumer({"bootstrap.servers": hosts, "group.id": f"dlq-reader-{topic}",
-                         "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": hosts,
+            "group.id": f"dlq-reader-{topic}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.assign([TopicPartition(topic, 0, 0)])
     found: list[dict[str, str]] = []
     try:
+
         def poll() -> bool:
             msg = consumer.poll(0.5)
             if msg is not None and msg.error() is None:
@@ -47,6 +57,7 @@ def _dlq_messages(hosts: str, topic: str, expected: int) -> list[dict[str, str]]
                 headers["value"] = (msg.value() or b"").decode(errors="replace")
                 found.append(headers)
             return len(found) >= expected
+
         wait_until(poll, 60, f"DLQ holds {len(found)} of {expected} messages", interval_s=0)
     finally:
         consumer.close()
@@ -54,7 +65,9 @@ def _dlq_messages(hosts: str, topic: str, expected: int) -> list[dict[str, str]]
 
 
 def test_malformed_messages_go_to_the_dlq_with_reason_and_nothing_else_is_lost(
-    env: dict[str, str], runs_table: str, settings: Settings,
+    env: dict[str, str],
+    runs_table: str,
+    settings: Settings,
 ) -> None:
     config_id = add_config(env)
     producer = Producer({"bootstrap.servers": settings.kafka_hosts})
@@ -70,8 +83,11 @@ def test_malformed_messages_go_to_the_dlq_with_reason_and_nothing_else_is_lost(
     try:
         server.wait_ready()
         url = env["JOBLINE_DATABASE_URL"]
-        wait_until(lambda: scalar(url, f"SELECT count(*) FROM {runs_table}") >= 50, 60,
-                   "valid jobs did not all run")
+        wait_until(
+            lambda: scalar(url, f"SELECT count(*) FROM {runs_table}") >= 50,
+            60,
+            "valid jobs did not all run",
+        )
         dlq = _dlq_messages(settings.kafka_hosts, settings.dlq_topic, len(MALFORMED) + 1)
     finally:
         assert server.stop() == 0
@@ -87,8 +103,9 @@ def test_malformed_messages_go_to_the_dlq_with_reason_and_nothing_else_is_lost(
 
 
 def test_oversized_job_raises_job_too_large_and_is_not_sent(settings: Settings) -> None:
-    big = JobMessage.create(type="record", payload={"blob": "x" * 1_100_000},
-                            plugin_config_id=1, team_id=42)
+    big = JobMessage.create(
+        type="record", payload={"blob": "x" * 1_100_000}, plugin_config_id=1, team_id=42
+    )
     with Jobs.from_settings(settings) as jobs, pytest.raises(JobTooLarge) as caught:
         jobs.for_config(1, team_id=42).record({"blob": "x" * 1_100_000}).run_now()
     assert "JOBLINE_MAX_MESSAGE_BYTES (1,000,000)" in str(caught.value)
@@ -100,21 +117,24 @@ def test_oversized_job_raises_job_too_large_and_is_not_sent(settings: Settings) 
     consumer = Consumer({"bootstrap.servers": settings.kafka_hosts, "group.id": "size-check"})
     try:
         for partition in range(8):
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(settings.jobs_topic, partition), timeout=10)
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(settings.jobs_topic, partition), timeout=10
+            )
             assert high == 0, f"partition {partition} received {high} messages"
     finally:
         consumer.close()
 
 
 def test_intake_killed_with_sigkill_mid_batch_persists_every_job_exactly_once(
-    env: dict[str, str], settings: Settings,
+    env: dict[str, str],
+    settings: Settings,
 ) -> None:
     total = 5000
     producer = Producer({"bootstrap.servers": settings.kafka_hosts, "linger.ms": 20})
     for n in range(total):
-        producer.produce(settings.jobs_topic, _valid(n, 1, team=n % 13, delay_s=3600),
-                         key=str(n % 13).encode())
+        producer.produce(
+            settings.jobs_topic, _valid(n, 1, team=n % 13, delay_s=3600), key=str(n % 13).encode()
+        )
     assert producer.flush(60) == 0
     # Small batches so that the kill lands between commits, not after the last one.
     env = {**env, "JOBLINE_INTAKE_BATCH_SIZE": "50"}
@@ -128,8 +148,7 @@ def test_intake_killed_with_sigkill_mid_batch_persists_every_job_exactly_once(
             return 0
 
     first = ServeProcess(env, "--capabilities", "intake,http")
-    wait_until(lambda: persisted() >= 500, 60, "intake did not start persisting",
-               interval_s=0.01)
+    wait_until(lambda: persisted() >= 500, 60, "intake did not start persisting", interval_s=0.01)
     first.stop(signal.SIGKILL)
     at_kill = persisted()
     assert 0 < at_kill < total, f"kill landed at {at_kill} of {total}"

@@ -26,13 +26,20 @@ async def _record(meta: JobMeta, payload: Any, outcome: str) -> None:
     table = os.environ["RECORDER_TABLE"]
     async with _pool.connection() as conn:
         await conn.execute(
-            f"INSERT INTO {table} (job_id, job_type, n, attempt, outcome) "  # noqa: S608
+            f"INSERT INTO {table} (job_id, job_type, n, attempt, outcome) "
             "VALUES (%s, %s, %s, %s, %s)",
             (meta.job_id, meta.job_type, (payload or {}).get("n"), meta.attempt, outcome),
         )
 
 
 async def record(payload: Any, meta: JobMeta) -> None:
+    await _record(meta, payload, "ok")
+
+
+async def record_slow(payload: Any, meta: JobMeta) -> None:
+    import asyncio
+
+    await asyncio.sleep(float(payload.get("sleep", 1)))
     await _record(meta, payload, "ok")
 
 
@@ -47,7 +54,7 @@ def record_sync(payload: Any, meta: JobMeta) -> None:
     table = os.environ["RECORDER_TABLE"]
     with psycopg.connect(os.environ["RECORDER_DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
-            f"INSERT INTO {table} (job_id, job_type, n, attempt, outcome) "  # noqa: S608
+            f"INSERT INTO {table} (job_id, job_type, n, attempt, outcome) "
             "VALUES (%s, %s, %s, %s, 'ok')",
             (meta.job_id, meta.job_type, (payload or {}).get("n"), meta.attempt),
         )
@@ -58,6 +65,7 @@ plugin = Plugin(
     jobs={
         "record": record,
         "record_sync": record_sync,
+        "record_slow": record_slow,
         "always_fails": JobDefinition(always_fails, max_attempts=3),
     },
 )

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jobline.errors import InvalidJob, JobTooLarge
-from jobline.job.model import JobMessage
+from jobline.job.model import OPTIONAL_FIELDS, JobMessage
 
 _OPTIONAL_WIRE_FIELDS = ("jobKey", "jobKeyMode", "queue", "maxAttempts")
 
@@ -67,7 +67,9 @@ def decode_job(data: bytes | None) -> JobMessage:
 
 def encode_job(job: JobMessage, max_bytes: int) -> bytes:
     """Serialize a job for the jobs topic; refuse it when over `max_bytes`."""
-    data = job.model_dump_json(by_alias=True, exclude_none=True).encode()
+    # Only unset optional fields are left out: a null payload or extra field stays.
+    unset = {name for name in OPTIONAL_FIELDS if getattr(job, name) is None}
+    data = job.model_dump_json(by_alias=True, exclude=unset).encode()
     if len(data) > max_bytes:
         raise JobTooLarge(len(data), max_bytes, job.type)
     return data

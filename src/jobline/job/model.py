@@ -8,7 +8,7 @@ as `extra` (stored in the job's `meta` column) and otherwise ignored.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 MAX_TIMESTAMP_MS = 253_402_300_799_000
 MAX_TYPE_LENGTH = 200
 DB_INT_MAX = 2**63 - 1
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: jobline's optional fields, left out of the wire format when unset
+OPTIONAL_FIELDS = frozenset({"key", "queue", "max_attempts"})
 
 
 class KeyMode(StrEnum):
@@ -29,7 +32,7 @@ class KeyMode(StrEnum):
 
 class JobMessage(BaseModel):
     model_config = ConfigDict(
-        extra="allow", frozen=True, populate_by_name=True, strict=True, ser_json_inf_nan="null"
+        extra="allow", frozen=True, strict=True
     )
 
     type: str = Field(min_length=1, max_length=MAX_TYPE_LENGTH)
@@ -82,7 +85,7 @@ class JobMessage(BaseModel):
             {
                 "type": type,
                 "payload": payload,
-                "timestamp": int(when.timestamp() * 1000),
+                "timestamp": (when - EPOCH) // timedelta(milliseconds=1),
                 "pluginConfigId": plugin_config_id,
                 "pluginConfigTeam": team_id,
                 "jobKey": key,

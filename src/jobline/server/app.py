@@ -150,7 +150,7 @@ class Server:
                     started.append(svc)
                 log.info(
                     "server.started",
-                    capabilities=sorted(self.capabilities),
+                    capabilities=sorted(c.value for c in self.capabilities),
                     intake=self.settings.intake.value,
                 )
                 exit_code = await self._wait_for_stop_or_failure()

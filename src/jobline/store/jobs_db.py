@@ -38,6 +38,9 @@ class OffsetRange:
     next_offset: int
 
 
+FETCH_PLANNER_OPTIONS = " -c enable_sort=off -c enable_bitmapscan=off"
+
+
 def notify_channel(schema: str) -> str:
     return f"{schema}.jobs"
 
@@ -73,17 +76,36 @@ class JobsDB:
             open=False,
             name="jobs-db",
         )
+        # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
+        # the due index, walked in order, is then the only cheap plan, whatever the
+        # statistics (never analyzed, or analyzed while the table was empty).
+        self._fetch_pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = (
+            AsyncConnectionPool(
+                url,
+                min_size=1,
+                max_size=2,
+                kwargs={
+                    "options": schema_options(schema) + FETCH_PLANNER_OPTIONS,
+                    "autocommit": True,
+                },
+                open=False,
+                name="jobs-db-fetch",
+            )
+        )
 
     async def open(self, timeout_s: float = 10.0) -> None:
         try:
             await self._pool.open(wait=True, timeout=timeout_s)
+            await self._fetch_pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:
             await self._pool.close()
+            await self._fetch_pool.close()
             raise IntakeUnavailable(
                 unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, exc)
             ) from exc
 
     async def close(self) -> None:
+        await self._fetch_pool.close()
         await self._pool.close()
 
     async def migrate(self) -> list[int]:
@@ -174,8 +196,9 @@ class JobsDB:
     # --- runner --------------------------------------------------------------------------
 
     async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
-        rows = await self._fetchall("fetch_due", {"runner_id": runner_id, "limit": limit})
-        jobs = [FetchedJob(*r) for r in rows]
+        async with self._fetch_pool.connection() as conn:
+            cur = await conn.execute(Q["fetch_due"], {"runner_id": runner_id, "limit": limit})
+            jobs = [FetchedJob(*r) for r in await cur.fetchall()]
         jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
         return jobs
 
@@ -255,6 +278,14 @@ class JobsDB:
     async def queue_counts(self) -> QueueCounts:
         rows = await self._fetchall("queue_counts", {})
         return QueueCounts(*(int(v) for v in rows[0]))
+
+    async def explain_fetch(self, limit: int = 100) -> str:
+        """The fetch's plan as the runners get it (without running it)."""
+        async with self._fetch_pool.connection() as conn:
+            cur = await conn.execute(
+                b"EXPLAIN " + Q["fetch_due"].encode(), {"runner_id": "explain", "limit": limit}
+            )
+            return "\n".join(str(r[0]) for r in await cur.fetchall())
 
     async def ping(self) -> None:
         async with self._pool.connection() as conn:

@@ -15,7 +15,13 @@ SELECT * FROM unnest(
 -- name: fetch_due
 -- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
 -- is due only when it is its queue's head (lowest id) and no job of its queue is running.
-WITH due AS (
+-- `id = ANY(ARRAY(...))` makes the outer update a primary-key lookup whatever the
+-- statistics say (with a join, a table analyzed while empty got a nested loop over the
+-- whole table: 3 s instead of 2 ms at 100k jobs). The connection that runs it disables
+-- sorts and bitmap scans (store/jobs_db.py), so that the inner select walks jobs_due_idx
+-- in order on a never-analyzed table too.
+UPDATE jobs SET locked_by = %(runner_id)s, locked_at = now()
+WHERE id = ANY(ARRAY(
     SELECT j.id
     FROM jobs j
     WHERE j.locked_by IS NULL
@@ -27,12 +33,9 @@ WITH due AS (
     ORDER BY j.priority, j.run_at, j.id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-)
-UPDATE jobs SET locked_by = %(runner_id)s, locked_at = now()
-FROM due
-WHERE jobs.id = due.id
-RETURNING jobs.id, jobs.type, jobs.plugin_config_id, jobs.team_id, jobs.payload, jobs.run_at,
-          jobs.attempts, jobs.max_attempts, jobs.queue_name, jobs.priority
+))
+RETURNING id, type, plugin_config_id, team_id, payload, run_at, attempts, max_attempts,
+          queue_name, priority
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobs WHERE locked_by IS NULL
