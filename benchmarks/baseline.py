@@ -592,6 +592,7 @@ def run_queued(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> RunResu
     finally:
         conn.close()
     counts, other = server.log_findings()
+    run_cpu = cpu_share(snap_first, snap_empty)
     run_s = t_empty - t_first
     wall_s = t_empty - t_spawn
     # Throughput per quarter of the queue (from the 0.2 s samples): does it decay?
@@ -616,8 +617,10 @@ def run_queued(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> RunResu
             "wall_rate": n / wall_s,
             **quarters,
             "count_poll_ms": 1000 * statistics.mean(count_query_s),
+            "server_us_per_job": 1e6 * run_cpu["server"] * run_s / n,
+            "postgres_us_per_job": 1e6 * run_cpu["postgres"] * run_s / n,
         },
-        cpu={"run": cpu_share(snap_first, snap_empty), "wall": cpu_share(snap_spawn, snap_empty)},
+        cpu={"run": run_cpu, "wall": cpu_share(snap_spawn, snap_empty)},
         failed_jobs=failed,
         exit_code=code,
         stop_s=stop_s,
@@ -734,6 +737,7 @@ def run_end_to_end(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> Run
         if producer is not None:
             producer.close()
     counts, other = server.log_findings()
+    e2e_cpu = cpu_share(snap0, poller.snap_done)
     send_s = t_sent - t0
     persist_s = poller.t_persisted - t0
     e2e_s = poller.t_done - t0
@@ -751,11 +755,10 @@ def run_end_to_end(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> Run
             "e2e_rate": n / e2e_s,
             "max_backlog": float(poller.max_backlog),
             "count_poll_ms": 1000 * statistics.mean(poller.query_s),
+            "server_us_per_job": 1e6 * e2e_cpu["server"] * e2e_s / n,
+            "postgres_us_per_job": 1e6 * e2e_cpu["postgres"] * e2e_s / n,
         },
-        cpu={
-            "sending": cpu_share(snap0, snap_sent),
-            "e2e": cpu_share(snap0, poller.snap_done),
-        },
+        cpu={"sending": cpu_share(snap0, snap_sent), "e2e": e2e_cpu},
         failed_jobs=failed,
         exit_code=code,
         stop_s=stop_s,
@@ -781,6 +784,8 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
         ("q2_rate", "  2nd quarter of the queue", "jobs/s"),
         ("q3_rate", "  3rd quarter of the queue", "jobs/s"),
         ("q4_rate", "  4th quarter of the queue", "jobs/s"),
+        ("server_us_per_job", "  server CPU per job (first run -> empty)", "µs"),
+        ("postgres_us_per_job", "  PostgreSQL CPU per job (all backends!)", "µs"),
         ("count_poll_ms", "  (bench) mean count(*) poll query", "ms"),
         ("insert_rate", "  (setup) JobsDB.insert_jobs, no server running", "jobs/s"),
     ],
@@ -792,6 +797,9 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
         ("send_s", "  time, first send -> last send acked", "s"),
         ("persist_s", "  time, first send -> all persisted", "s"),
         ("max_backlog", "  max jobs waiting in the table (0.2 s samples)", "jobs"),
+        ("server_us_per_job", "  server CPU per job (intake + runner)", "µs"),
+        ("postgres_us_per_job", "  PostgreSQL CPU per job (all backends!)", "µs"),
+        ("spawn_to_ready_s", "  server spawn -> /_ready 200", "s"),
         ("spawn_to_assigned_s", "  server spawn -> intake partitions assigned", "s"),
         ("count_poll_ms", "  (bench) mean count(*) + offsets poll query", "ms"),
     ],
@@ -805,6 +813,8 @@ def fmt(value: float, unit: str) -> str:
         return f"{value:,.0f}"
     if unit == "ms":
         return f"{value:.1f}"
+    if unit == "µs":
+        return f"{value:.0f}"
     return f"{value:.2f}"
 
 
@@ -842,6 +852,11 @@ def print_checks(results: list[RunResult]) -> bool:
         )
         for note in r.notes:
             print(f"    ! {note}")
+        for phase, share in r.cpu.items():
+            print(
+                f"    CPU '{phase}' (cores): "
+                + ", ".join(f"{who} {v:.2f}" for who, v in share.items())
+            )
         if r.log_counts or r.log_other:
             print(f"    server log {r.log_path}:")
             for key, count in sorted(r.log_counts.items()):

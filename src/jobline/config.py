@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     intake_batch_ms: int = Field(default=50, ge=1, le=60_000)
     intake_db_down_exit_s: float = Field(default=300.0, gt=0)
     intake_skip_configs: str = ""
+    intake_session_timeout_s: float = Field(default=10.0, ge=1, le=300)
 
     # runner
     runner_concurrency: int = Field(default=20, ge=1, le=10_000)

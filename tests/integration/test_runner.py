@@ -111,7 +111,8 @@ def test_jobs_of_a_runner_killed_with_sigkill_are_rescued_within_seconds(
     )
     first.kill()
     killed_at = datetime.now(UTC)
-    second = ServeProcess({**env}, "--mode", "jobs")
+    # the rescued jobs sleep 30 s: hand them back at once when the test stops this server
+    second = ServeProcess({**env, "JOBLINE_SHUTDOWN_GRACE_S": "1"}, "--mode", "jobs")
     try:
         second.wait_ready()
         wait_until(lambda: bool(second.events("runner.rescued")), 30, "no rescue")

@@ -39,6 +39,8 @@ class IntakeSettings:
     #: how long the jobs DB (or the DLQ) may stay down before the process gives up
     give_up_after_s: float
     skip_configs: Collection[int] = ()
+    #: how soon the group notices a dead intake (SIGKILL) and hands its partitions on
+    session_timeout_s: float = 10.0
 
 
 class IntakeService(Service):
@@ -69,6 +71,8 @@ class IntakeService(Service):
                 # Waiting out a jobs DB outage is not a reason to be evicted from the group.
                 "max.poll.interval.ms": int(max(300.0, s.give_up_after_s + 60.0) * 1000),
                 "fetch.max.bytes": 64 * 1024 * 1024,
+                "session.timeout.ms": int(s.session_timeout_s * 1000),
+                "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
                 "client.id": "jobline-intake",
             },
             logger=kafka_logger(),

@@ -31,9 +31,7 @@ class KeyMode(StrEnum):
 
 
 class JobMessage(BaseModel):
-    model_config = ConfigDict(
-        extra="allow", frozen=True, strict=True
-    )
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     type: str = Field(min_length=1, max_length=MAX_TYPE_LENGTH)
     payload: Any

@@ -126,6 +126,7 @@ class Server:
                         produce_timeout_s=s.produce_timeout_s,
                         give_up_after_s=s.intake_db_down_exit_s,
                         skip_configs=s.skipped_config_ids,
+                        session_timeout_s=s.intake_session_timeout_s,
                     ),
                 )
             )
