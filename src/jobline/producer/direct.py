@@ -51,11 +51,16 @@ class DirectJobProducer:
 
     def _unavailable(self, exc: BaseException) -> IntakeUnavailable:
         JOBS_REFUSED.labels("intake_unavailable").inc()
-        if isinstance(exc, IntakeUnavailable):
-            return exc
+        cause = (
+            str(exc)
+            if isinstance(exc, IntakeUnavailable)
+            else (
+                f"the jobs DB did not accept the job(s) within {self._timeout_s:g} s: {exc}; "
+                "check JOBLINE_JOBS_DATABASE_URL and that PostgreSQL is up"
+            )
+        )
         return IntakeUnavailable(
-            f"the jobs DB did not accept the job(s) within {self._timeout_s:g} s: {exc}; "
-            "check JOBLINE_JOBS_DATABASE_URL and that PostgreSQL is up. The job was not queued"
+            f"{cause}. The job was not queued: trigger it again once the jobs DB answers"
         )
 
     def send(self, jobs: Sequence[JobMessage]) -> None:
