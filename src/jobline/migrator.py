@@ -12,6 +12,8 @@ import zlib
 import psycopg
 from psycopg import sql
 
+from jobline.dburl import unreachable_message
+from jobline.errors import JoblineError
 from jobline.logs import get_logger
 from jobline.sqlfiles import load_migrations
 
@@ -46,3 +48,17 @@ async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: s
                 "migration.applied", schema=schema, version=migration.version, name=migration.name
             )
     return applied_now
+
+
+async def migrate_database(
+    url: str, schema: str, package: str, *, what: str, variable: str, timeout_s: float = 10.0
+) -> list[int]:
+    """Connect to `url` and migrate; an unreachable database is a JoblineError naming it."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=int(timeout_s)
+        )
+    except psycopg.OperationalError as exc:
+        raise JoblineError(unreachable_message(what, variable, url, exc)) from exc
+    async with conn:
+        return await migrate(conn, schema, package)

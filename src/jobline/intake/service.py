@@ -55,6 +55,8 @@ class IntakeService(Service):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned: set[int] = set()
         self._trouble: str | None = None
+        self._kafka_trouble: str | None = None
+        self._kafka_checked_at = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -74,6 +76,7 @@ class IntakeService(Service):
                 "session.timeout.ms": int(s.session_timeout_s * 1000),
                 "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
                 "client.id": "jobline-intake",
+                "error_cb": self._on_kafka_error,
             },
             logger=kafka_logger(),
         )
@@ -91,9 +94,27 @@ class IntakeService(Service):
         log.info("intake.stopped")
 
     def status(self) -> ServiceStatus:
-        if self._trouble:
-            return ServiceStatus(False, self._trouble)
+        if self._trouble or self._kafka_trouble:
+            return ServiceStatus(False, self._trouble or self._kafka_trouble or "")
         return ServiceStatus(True, f"assigned partitions {sorted(self._assigned)}")
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        # librdkafka retries by itself; readiness reports it until Kafka answers again.
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
+            self._kafka_trouble = f"Kafka at {self._s.kafka_hosts} unreachable: {err.str()}"
+        log.warning("intake.kafka_error", error=err.str(), code=err.name())
+
+    async def _recheck_kafka(self, consumer: Consumer) -> None:
+        now = time.monotonic()
+        if self._kafka_trouble is None or now - self._kafka_checked_at < 5.0:
+            return
+        self._kafka_checked_at = now
+        try:
+            await asyncio.to_thread(consumer.list_topics, self._s.topic, 5.0)
+        except KafkaException:
+            return
+        log.info("intake.kafka_recovered")
+        self._kafka_trouble = None
 
     # --- partition assignment (runs on the consumer's thread, inside consume()) ----------
 
@@ -133,6 +154,7 @@ class IntakeService(Service):
                 consumer.consume, self._s.batch_size, self._s.batch_ms / 1000
             )
             raw = self._raw_messages(messages)
+            await self._recheck_kafka(consumer)
             if raw:
                 await self._handle(raw)
 

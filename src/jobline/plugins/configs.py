@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobline.dburl import schema_options, unreachable_message
 from jobline.errors import JoblineError
-from jobline.migrator import migrate
+from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
 
 Q = load_queries("jobline.plugins.sql", "queries.sql")
@@ -61,8 +61,13 @@ class MainDB:
         await self._pool.close()
 
     async def migrate(self) -> list[int]:
-        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-            return await migrate(conn, self.schema, "jobline.plugins.migrations")
+        return await migrate_database(
+            self.url,
+            self.schema,
+            "jobline.plugins.migrations",
+            what="the main DB",
+            variable="JOBLINE_DATABASE_URL",
+        )
 
     async def _rows(self, name: str, params: dict[str, Any]) -> list[PluginConfig]:
         async with self._pool.connection() as conn:

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from jobline.dburl import schema_options, unreachable_message
 from jobline.errors import IntakeUnavailable
 from jobline.job import JobMessage
-from jobline.migrator import migrate
+from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
 from jobline.store.rows import (
     FailedAttempt,
@@ -109,8 +109,13 @@ class JobsDB:
         await self._pool.close()
 
     async def migrate(self) -> list[int]:
-        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
-            return await migrate(conn, self.schema, "jobline.store.migrations")
+        return await migrate_database(
+            self.url,
+            self.schema,
+            "jobline.store.migrations",
+            what="the jobs DB",
+            variable="JOBLINE_JOBS_DATABASE_URL",
+        )
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
         async with self._pool.connection() as conn:
