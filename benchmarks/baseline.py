@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
+import logging
 import os
 import platform
 import re
@@ -68,6 +70,7 @@ PARTITIONS = 8
 COUNT_POLL_S = 0.2  # completion poll (count(*) of the jobs table)
 FAST_POLL_S = 0.02  # first-run detection (cheap index lookups)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+BENCH_KAFKA_LOG = logging.getLogger("bench.kafka")
 
 
 # --- environment -------------------------------------------------------------------------
@@ -120,6 +123,37 @@ def machine_info() -> dict[str, str]:
         "python": platform.python_version(),
         "load avg (1/5/15 min) at start": load,
     }
+
+
+def code_state() -> tuple[str, str]:
+    """(git HEAD + dirty marker, hash of src/jobline's files): the code being measured.
+
+    The package is installed editable, so each server subprocess imports src/ as it is
+    when it starts: if src/ changes during a run, the runs measured different code.
+    """
+    digest = hashlib.sha256()
+    src = ROOT / "src" / "jobline"
+    for path in sorted(src.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".sql"):
+            digest.update(str(path.relative_to(src)).encode())
+            digest.update(path.read_bytes())
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        head += " (src/ has uncommitted changes)" if dirty else " (src/ clean)"
+    except (OSError, subprocess.CalledProcessError):
+        head = "?"
+    return head, digest.hexdigest()[:12]
 
 
 # --- CPU accounting from /proc: where the time goes during a timed phase ---------------------
@@ -275,7 +309,8 @@ class RunContext:
 def isolated_run(base_env: dict[str, str], workdir: Path, label: str) -> Iterator[RunContext]:
     ctx = RunContext(base_env, workdir, label)
     ctx.http_port = free_port()
-    admin = AdminClient({"bootstrap.servers": ctx.kafka_hosts})
+    # librdkafka's own lines go through logging (warnings and up only), not raw stderr.
+    admin = AdminClient({"bootstrap.servers": ctx.kafka_hosts}, logger=BENCH_KAFKA_LOG)
     try:
         futures = admin.create_topics(
             [
@@ -898,6 +933,8 @@ def main() -> int:
         f"{confluent_kafka.version()} / {confluent_kafka.libversion()[0]}"
     )
 
+    head, src_hash = code_state()
+    info["code"] = f"git {head}, src/jobline sha256 {src_hash}"
     workdir = Path(tempfile.mkdtemp(prefix="jobline-bench-"))
     print("jobline baseline benchmark")
     print(f"  command: {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -951,6 +988,13 @@ def main() -> int:
     print(f"results ({info['nproc']} CPUs: {info['cpu']}; {info['date']})")
     print_table(results)
     ok = print_checks(results)
+    head_end, src_hash_end = code_state()
+    if src_hash_end != src_hash:
+        ok = False
+        print(
+            f"\n! src/jobline changed during this run (sha256 {src_hash} -> {src_hash_end}, "
+            f"git {head_end}): the runs measured different code; run again"
+        )
     print(
         "\nnotes: end times come from polling count(*) every 0.2 s (late by <= ~0.2 s);"
         " CPU figures are in cores (this machine has "
