@@ -123,7 +123,9 @@ class JobExecutor:
         )
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(self._call(definition, job.payload, meta), timeout_s)
+            # asyncio.timeout, unlike wait_for, runs the handler without a task of its own.
+            async with asyncio.timeout(timeout_s):
+                await self._call(definition, job.payload, meta)
         except TimeoutError:
             error = f"timed out after {timeout_s:g} s (job timeout)"
         except Exception as exc:

@@ -1,4 +1,10 @@
-"""RunnerService: fetch due jobs in batches, run them concurrently, write outcomes in batches."""
+"""RunnerService: fetch due jobs in batches, run them concurrently, write outcomes in batches.
+
+Up to `concurrency` jobs run at once; up to as many more wait, fetched and locked, for a
+free slot. Fetching the next batch while the current one runs keeps the runner from
+idling one database round trip per batch. On stop the waiting ones are handed back at
+once; the running ones get the grace.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from datetime import UTC, datetime
 
 from jobline.logs import get_logger
 from jobline.metrics import RUNNER_RUNNING
-from jobline.plugins.configs import ConfigCache
+from jobline.plugins.configs import ConfigCache, PluginConfig
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.base import JobProducer
 from jobline.runner.completer import Completer
@@ -57,7 +63,10 @@ class RunnerService(Service):
         self._executor = JobExecutor(registry, producer, settings.policy, self._threads)
         self._completer = Completer(jobs_db, runner_id, postpone_s=settings.disabled_config_delay_s)
         self._wakeup = WakeUp(jobs_db)
-        self._running: dict[int, asyncio.Task[None]] = {}
+        self._in_flight: dict[int, asyncio.Task[None]] = {}  # fetched, running or waiting
+        self._running: set[int] = set()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._capacity = 2 * settings.concurrency
         self._slot_free = asyncio.Event()
         self._aux: list[asyncio.Task[None]] = []
         self._completer_stop = asyncio.Event()
@@ -80,14 +89,14 @@ class RunnerService(Service):
             problems.append("LISTEN connection down (polling)")
         if problems:
             return ServiceStatus(False, "; ".join(problems))
-        return ServiceStatus(True, f"{len(self._running)} running")
+        return ServiceStatus(True, f"{len(self._running)} running, {len(self._in_flight)} fetched")
 
     # --- fetch loop ----------------------------------------------------------------------
 
     async def _main(self) -> None:
         delay = 0.2
         while not self.stopping:
-            free = self._s.concurrency - len(self._running)
+            free = min(self._capacity - len(self._in_flight), self._s.concurrency)
             if free <= 0:
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free, self._s.poll_interval_s)
@@ -142,14 +151,19 @@ class RunnerService(Service):
             raise
         for job in jobs:
             task = asyncio.create_task(self._run_one(job, configs.get(job.plugin_config_id)))
-            self._running[job.id] = task
-        RUNNER_RUNNING.set(len(self._running))
+            self._in_flight[job.id] = task
 
-    async def _run_one(self, job: FetchedJob, config: object) -> None:
+    async def _run_one(self, job: FetchedJob, config: PluginConfig | None) -> None:
         try:
-            outcome = await self._executor.run(job, config)  # type: ignore[arg-type]
+            async with self._slots:
+                if self.stopping:  # fetched but not started: hand it back untouched
+                    outcome = Outcome(job.id, Result.RELEASED)
+                else:
+                    self._running.add(job.id)
+                    RUNNER_RUNNING.set(len(self._running))
+                    outcome = await self._executor.run(job, config)
         except asyncio.CancelledError:
-            # Shutdown past the grace: hand the job back for another runner.
+            # Not started, or still running past the grace: hand it back for another runner.
             outcome = Outcome(job.id, Result.RELEASED)
         except Exception as exc:  # a bug of ours, never a handler's error
             log.exception("runner.internal_error", job_id=job.id)
@@ -157,7 +171,8 @@ class RunnerService(Service):
         self._completer.add(outcome)
         if outcome.retry_at is not None:
             self._wakeup.at(outcome.retry_at)
-        self._running.pop(job.id, None)
+        self._running.discard(job.id)
+        self._in_flight.pop(job.id, None)
         RUNNER_RUNNING.set(len(self._running))
         self._slot_free.set()
 
@@ -166,7 +181,11 @@ class RunnerService(Service):
     async def _close(self, grace_s: float) -> None:
         """Let running jobs finish within the grace, hand the rest back, write outcomes."""
         deadline = time.monotonic() + grace_s
-        running = list(self._running.values())
+        waiting = [t for i, t in self._in_flight.items() if i not in self._running]
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        running = list(self._in_flight.values())
         if running:
             log.info("runner.draining", running=len(running), grace_s=grace_s)
             _, still = await asyncio.wait(running, timeout=grace_s)

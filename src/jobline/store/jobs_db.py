@@ -38,7 +38,11 @@ class OffsetRange:
     next_offset: int
 
 
-FETCH_PLANNER_OPTIONS = " -c enable_sort=off -c enable_bitmapscan=off"
+# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), and
+# no wait for the WAL flush on commit. A lock is the only thing a fetch writes; if
+# PostgreSQL crashes before the WAL writer flushes it (200 ms at most by default), the job
+# is simply due again. Completions and failures keep synchronous commits.
+FETCH_CONNECTION_OPTIONS = " -c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off"
 
 
 def notify_channel(schema: str) -> str:
@@ -85,7 +89,7 @@ class JobsDB:
                 min_size=1,
                 max_size=2,
                 kwargs={
-                    "options": schema_options(schema) + FETCH_PLANNER_OPTIONS,
+                    "options": schema_options(schema) + FETCH_CONNECTION_OPTIONS,
                     "autocommit": True,
                 },
                 open=False,
