@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from datetime import UTC, datetime
 
 from jobline import JobMessage, Jobs
@@ -122,3 +123,34 @@ def test_jobs_of_a_runner_killed_with_sigkill_are_rescued_within_seconds(
         assert scalar(settings.jobs_database_url, attempts) == 1  # the lost run counts
     finally:
         second.stop(timeout_s=60)
+
+
+def test_a_job_due_later_runs_on_time_when_an_earlier_wakeup_was_pending(
+    env: dict[str, str],
+    runs_table: str,
+    settings: Settings,
+) -> None:
+    env = {**env, "JOBLINE_RUNNER_POLL_INTERVAL_S": "30"}
+    config_id = add_config(env)
+    server = ServeProcess(env, "--mode", "jobs")
+    url = env["JOBLINE_DATABASE_URL"]
+    try:
+        server.wait_ready()
+        with Jobs.from_settings(settings) as jobs:
+            trigger = jobs.for_config(config_id, team_id=42)
+            # two intake batches: the second notification names a later time than the
+            # timer the first one set
+            first = trigger.record({"n": 1}).run_in(seconds=1)
+            time.sleep(0.3)
+            second = trigger.record({"n": 2}).run_in(seconds=2)
+        wait_until(
+            lambda: scalar(url, f"SELECT count(*) FROM {runs_table}") == 2,
+            20,
+            "the jobs did not run",
+        )
+        for job, n in ((first, 1), (second, 2)):
+            ran_at = scalar(url, f"SELECT at FROM {runs_table} WHERE n = %s", (n,))
+            lag = (ran_at - job.run_at).total_seconds()
+            assert 0 <= lag < 1.0, f"job {n} ran {lag:.2f} s after its run_at"
+    finally:
+        assert server.stop() == 0

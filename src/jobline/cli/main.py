@@ -33,8 +33,8 @@ app = typer.Typer(
 configs_app = typer.Typer(help="Plugin configs in the main DB.", no_args_is_help=True)
 app.add_typer(configs_app, name="configs")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _settings(**overrides: Any) -> Settings:

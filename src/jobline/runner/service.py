@@ -111,7 +111,9 @@ class RunnerService(Service):
                 jobs = await self._db.fetch_due(self.runner_id, free)
                 if jobs:
                     await self._start_jobs(jobs)
-                elif (nxt := await self._db.next_run_at()) is not None:
+                # About to wait: set the timer for the earliest job not yet due, since a
+                # notification may have named it while an earlier timer was pending.
+                if len(jobs) < free and (nxt := await self._db.next_run_at()) is not None:
                     self._plan_wakeup(nxt)
                 self._fetch_error = None
                 delay = 0.2
