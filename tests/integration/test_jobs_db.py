@@ -154,3 +154,76 @@ async def test_fetch_stays_on_the_due_index_when_statistics_are_stale(
     assert "Index Scan using jobs_due_idx" in plan, plan
     assert "Sort" not in plan and "Bitmap" not in plan and "Seq Scan" not in plan, plan
     assert "Index Cond: (id = ANY" in plan, plan
+
+
+def _keyed(
+    n: int, key: str, mode: str = "replace", config: int = 1, delay_s: float = -1
+) -> JobMessage:
+    return JobMessage.create(
+        type="record",
+        payload={"n": n},
+        plugin_config_id=config,
+        team_id=1,
+        key=key,
+        key_mode=mode,
+        run_at=datetime.now(UTC) + timedelta(seconds=delay_s),
+    )
+
+
+async def _payloads(jobs_db: JobsDB, settings: Settings) -> list[tuple[object, ...]]:
+    with psycopg.connect(settings.jobs_database_url) as conn:
+        return conn.execute(
+            f"SELECT plugin_config_id, key, payload->>'n', locked_by IS NOT NULL "
+            f"FROM {settings.schema_name}.jobs ORDER BY id"
+        ).fetchall()
+
+
+async def test_a_keyed_trigger_replaces_the_queued_job_with_its_key(
+    jobs_db: JobsDB,
+    settings: Settings,
+) -> None:
+    await jobs_db.insert_jobs([_keyed(1, "k", delay_s=60)])
+    await jobs_db.insert_jobs([_keyed(2, "k", delay_s=-1)])
+    assert await _payloads(jobs_db, settings) == [(1, "k", "2", False)]
+    [job] = await jobs_db.fetch_due("r", 10)  # the new run_at came along: due now
+    assert job.payload == {"n": 2}
+
+
+async def test_a_preserve_trigger_keeps_the_queued_job(
+    jobs_db: JobsDB,
+    settings: Settings,
+) -> None:
+    await jobs_db.insert_jobs([_keyed(1, "k")])
+    await jobs_db.insert_jobs([_keyed(2, "k", mode="preserve")])
+    assert await _payloads(jobs_db, settings) == [(1, "k", "1", False)]
+
+
+async def test_a_running_job_gives_its_key_to_the_next_trigger(
+    jobs_db: JobsDB,
+    settings: Settings,
+) -> None:
+    await jobs_db.insert_jobs([_keyed(1, "k")])
+    [running] = await jobs_db.fetch_due("r", 10)
+    await jobs_db.insert_jobs([_keyed(2, "k")])
+    assert await _payloads(jobs_db, settings) == [(1, None, "1", True), (1, "k", "2", False)]
+    # the running job's retry no longer collides with the queued one
+    await jobs_db.record_failures("r", [FailedAttempt(running.id, "boom", datetime.now(UTC))])
+    assert len(await _payloads(jobs_db, settings)) == 2
+
+
+async def test_keys_are_scoped_by_plugin_config_and_folded_within_a_batch(
+    jobs_db: JobsDB,
+    settings: Settings,
+) -> None:
+    await jobs_db.insert_jobs(
+        [
+            _keyed(1, "k", config=1),
+            _keyed(2, "k", config=2),
+            _keyed(3, "k", config=1),
+            _keyed(4, "k", "preserve", config=2),
+        ]
+    )
+    assert sorted(await _payloads(jobs_db, settings)) == [
+        (1, "k", "3", False),
+        (2, "k", "2", False),
+    ]

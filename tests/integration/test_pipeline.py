@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -74,3 +75,29 @@ def test_2000_jobs_triggered_from_another_process_each_run_exactly_once(
     finally:
         server.stop()
     assert server.events("server.stopped")
+
+
+def test_a_keyed_trigger_through_kafka_replaces_the_queued_job(
+    env: dict[str, str],
+    runs_table: str,
+    settings: Settings,
+) -> None:
+    config_id = add_config(env, team=42)
+    server = ServeProcess(env, "--mode", "jobs")
+    try:
+        server.wait_ready()
+        with Jobs.from_settings(settings) as jobs:
+            trigger = jobs.for_config(config_id, team_id=42)
+            trigger.record({"n": 1}, key="daily-report").run_in(seconds=3)
+            trigger.record({"n": 2}, key="daily-report").run_in(seconds=1)
+            trigger.record({"n": 3}, key="daily-report", key_mode="preserve").run_in(seconds=1)
+        url = env["JOBLINE_DATABASE_URL"]
+        wait_until(
+            lambda: scalar(url, f"SELECT count(*) FROM {runs_table}") >= 1,
+            20,
+            "the keyed job did not run",
+        )
+        time.sleep(3)  # the replaced run_at (3 s) has passed: nothing else may run
+        assert scalar(url, f"SELECT string_agg(n::text, ',') FROM {runs_table}") == "2"
+    finally:
+        assert server.stop() == 0

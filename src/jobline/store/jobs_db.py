@@ -15,7 +15,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from jobline.dburl import schema_options, unreachable_message
 from jobline.errors import IntakeUnavailable
-from jobline.job import JobMessage
+from jobline.job import JobMessage, KeyMode
+from jobline.job.keys import fold_keyed, key_scope
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
 from jobline.store.rows import (
@@ -47,6 +48,17 @@ FETCH_CONNECTION_OPTIONS = " -c enable_sort=off -c enable_bitmapscan=off -c sync
 
 def notify_channel(schema: str) -> str:
     return f"{schema}.jobs"
+
+
+# How often a batch re-applies keyed `replace` triggers that raced with a runner's fetch.
+_KEY_RACE_ATTEMPTS = 5
+
+
+def _key_params(jobs: Sequence[JobMessage]) -> dict[str, list[Any]]:
+    return {
+        "plugin_config_ids": [j.plugin_config_id for j in jobs],
+        "keys": [j.key for j in jobs],
+    }
 
 
 def _insert_params(jobs: Sequence[JobMessage]) -> dict[str, list[Any]]:
@@ -138,9 +150,31 @@ class JobsDB:
         if not jobs:
             return 0
         async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(Q["insert_jobs"], _insert_params(jobs))
-            await self._notify(conn, jobs)
+            await self._write_jobs(conn, jobs)
         return len(jobs)
+
+    async def _write_jobs(
+        self, conn: psycopg.AsyncConnection[TupleRow], jobs: Sequence[JobMessage]
+    ) -> None:
+        """Insert jobs (job keys applied) and wake the runners, inside the caller's tx."""
+        pending = fold_keyed(jobs)
+        for _ in range(_KEY_RACE_ATTEMPTS):
+            keyed = [j for j in pending if j.key is not None]
+            if keyed:
+                await conn.execute(Q["detach_keys"], _key_params(keyed))
+            cur = await conn.execute(Q["insert_jobs"], _insert_params(pending))
+            written = {(int(r[0]), str(r[1])) for r in await cur.fetchall() if r[1] is not None}
+            # A `replace` that wrote nothing met a job locked between the two statements:
+            # that job runs now and must give the key up, like any running job.
+            pending = [
+                j for j in keyed if j.key_mode is KeyMode.REPLACE and key_scope(j) not in written
+            ]
+            if not pending:
+                await self._notify(conn, jobs)
+                return
+        raise psycopg.errors.SerializationFailure(
+            f"{len(pending)} keyed job(s) kept meeting jobs locked by runners; retry the batch"
+        )
 
     async def _notify(
         self, conn: psycopg.AsyncConnection[TupleRow], jobs: Sequence[JobMessage]
@@ -189,8 +223,7 @@ class JobsDB:
             ]
             duplicates = sum(1 for p, o, j in jobs if j is not None and o < stored.get(p, -1))
             if fresh:
-                await conn.execute(Q["insert_jobs"], _insert_params(fresh))
-                await self._notify(conn, fresh)
+                await self._write_jobs(conn, fresh)
             await conn.execute(
                 Q["save_offsets"],
                 {

@@ -2,7 +2,10 @@
 -- loads them. Connections run with search_path set to the project's schema.
 
 -- name: insert_jobs
--- One statement for a whole batch: arrays in, one row per element.
+-- One statement for a whole batch: arrays in, one row per element. A keyed job meets the
+-- queued job with the same (plugin config, key): `replace` overwrites it, `preserve`
+-- leaves it. RETURNING names the keyed rows written, so the caller can tell a trigger
+-- that met a job locked meanwhile (neither written nor preserved) and try it again.
 INSERT INTO jobs (type, plugin_config_id, team_id, payload, meta, run_at, max_attempts,
                   key, key_mode, queue_name, priority)
 SELECT * FROM unnest(
@@ -11,6 +14,20 @@ SELECT * FROM unnest(
     %(max_attempts)s::integer[], %(keys)s::text[], %(key_modes)s::text[],
     %(queue_names)s::text[], %(priorities)s::smallint[]
 )
+ON CONFLICT (plugin_config_id, key) WHERE key IS NOT NULL DO UPDATE
+SET type = EXCLUDED.type, team_id = EXCLUDED.team_id, payload = EXCLUDED.payload,
+    meta = EXCLUDED.meta, run_at = EXCLUDED.run_at, max_attempts = EXCLUDED.max_attempts,
+    key_mode = EXCLUDED.key_mode, queue_name = EXCLUDED.queue_name,
+    priority = EXCLUDED.priority, attempts = 0, last_error = NULL
+WHERE jobs.locked_by IS NULL AND EXCLUDED.key_mode = 'replace'
+RETURNING plugin_config_id, key
+
+-- name: detach_keys
+-- Running jobs give their key up to the triggers about to be inserted.
+UPDATE jobs SET key = NULL
+FROM unnest(%(plugin_config_ids)s::bigint[], %(keys)s::text[]) AS k(plugin_config_id, key)
+WHERE jobs.plugin_config_id = k.plugin_config_id AND jobs.key = k.key
+  AND jobs.locked_by IS NOT NULL
 
 -- name: fetch_due
 -- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
