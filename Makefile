@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down lint typecheck test unit integration demo bench clean
+.PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean
 
 all: test
 
@@ -36,8 +36,12 @@ unit: venv
 integration: venv services
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
+# Restarts PostgreSQL and Kafka under load and counts jobs lost and run twice.
+faults: venv services
+	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
+
 test: venv services lint typecheck
-	$(BIN)/pytest tests/unit tests/integration --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
 
 demo: venv services
 	$(BIN)/python examples/demo.py
