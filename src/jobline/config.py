@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     retry_cap_s: float = Field(default=3600.0, gt=0)
     disabled_config_delay_s: float = Field(default=60.0, gt=0)
     shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
+    sample_interval_s: float = Field(default=10.0, gt=0, le=3600)
 
     # http
     http_host: str = "127.0.0.1"

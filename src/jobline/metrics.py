@@ -52,3 +52,17 @@ JOBS_RESCUED = Counter(
     "jobline_jobs_rescued_total", "Jobs taken back from runners whose heartbeat stopped"
 )
 RUNNER_RUNNING = Gauge("jobline_runner_running_jobs", "Jobs running in this process now")
+
+QUEUE_JOBS = Gauge(
+    "jobline_queue_jobs",
+    "Jobs in the jobs DB by state (due, scheduled, running, failed), sampled",
+    ["state"],
+)
+QUEUE_OLDEST_DUE_AGE = Gauge(
+    "jobline_queue_oldest_due_age_seconds", "How long the oldest due job has waited, sampled"
+)
+RUNNERS_LIVE = Gauge("jobline_runners_live", "Runner processes with a fresh heartbeat, sampled")
+INTAKE_LAG = Gauge(
+    "jobline_intake_consumer_lag",
+    "Messages of this process's partitions not yet read (high watermark - position)",
+)

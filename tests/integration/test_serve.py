@@ -21,15 +21,27 @@ def _get(port: int, path: str) -> tuple[int, str]:
 
 def test_health_ready_and_metrics_answer(env: dict[str, str]) -> None:
     add_config(env)
-    server = ServeProcess(env, "--mode", "jobs")
+    server = ServeProcess({**env, "JOBLINE_SAMPLE_INTERVAL_S": "0.2"}, "--mode", "jobs")
     try:
         server.wait_ready()
         assert _get(server.port, "/_health") == (200, '{"status": "ok"}')
         status, body = _get(server.port, "/_ready")
         services = json.loads(body)["services"]
-        assert status == 200 and set(services) == {"http", "heartbeat", "runner", "intake"}
-        status, metrics = _get(server.port, "/metrics")
-        assert status == 200 and "jobline_intake_batch_seconds" in metrics
+        assert status == 200
+        assert set(services) == {"http", "heartbeat", "runner", "sampler", "intake"}
+
+        def sampled() -> bool:
+            return "jobline_runners_live 1.0" in _get(server.port, "/metrics")[1]
+
+        wait_until(sampled, 15, "the sampler did not publish")
+        metrics = _get(server.port, "/metrics")[1]
+        for line in (
+            'jobline_queue_jobs{state="due"} 0.0',
+            "jobline_queue_oldest_due_age_seconds 0.0",
+            "jobline_intake_batch_seconds_count",
+            "jobline_intake_consumer_lag",
+        ):
+            assert line in metrics, line
     finally:
         assert server.stop() == 0
 

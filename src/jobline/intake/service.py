@@ -16,7 +16,12 @@ from jobline.errors import ServiceFailed
 from jobline.intake.batch import RawMessage, SortedBatch, sort_batch
 from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
 from jobline.logs import get_logger, kafka_logger
-from jobline.metrics import INTAKE_BATCH_SECONDS, INTAKE_LAST_PERSISTED, INTAKE_MESSAGES
+from jobline.metrics import (
+    INTAKE_BATCH_SECONDS,
+    INTAKE_LAG,
+    INTAKE_LAST_PERSISTED,
+    INTAKE_MESSAGES,
+)
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 
@@ -57,6 +62,7 @@ class IntakeService(Service):
         self._trouble: str | None = None
         self._kafka_trouble: str | None = None
         self._kafka_checked_at = 0.0
+        self._lag_sampled_at = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -116,6 +122,20 @@ class IntakeService(Service):
         log.info("intake.kafka_recovered")
         self._kafka_trouble = None
 
+    def _sample_lag(self, consumer: Consumer) -> None:
+        # Positions and cached watermarks are local to librdkafka: no request to Kafka.
+        now = time.monotonic()
+        if now - self._lag_sampled_at < 10.0:
+            return
+        self._lag_sampled_at = now
+        lag = 0
+        partitions = [TopicPartition(self._s.topic, p) for p in sorted(self._assigned)]
+        for tp in consumer.position(partitions) if partitions else []:
+            _low, high = consumer.get_watermark_offsets(tp, cached=True) or (-1, -1)
+            if tp.offset >= 0 and high >= 0:
+                lag += max(0, high - tp.offset)
+        INTAKE_LAG.set(lag)
+
     # --- partition assignment (runs on the consumer's thread, inside consume()) ----------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -155,6 +175,7 @@ class IntakeService(Service):
             )
             raw = self._raw_messages(messages)
             await self._recheck_kafka(consumer)
+            self._sample_lag(consumer)
             if raw:
                 await self._handle(raw)
 

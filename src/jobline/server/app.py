@@ -18,6 +18,7 @@ from jobline.plugins.registry import PluginRegistry
 from jobline.producer import build_producer
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
 from jobline.runner.execute import ExecutionPolicy
+from jobline.runner.sampler import SamplerService
 from jobline.server.capabilities import Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
@@ -97,7 +98,10 @@ class Server:
                 ),
                 beat_age_s=lambda: heartbeat.beat_age_s,
             )
-            services += [heartbeat, runner]
+            sampler = SamplerService(
+                jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
+            )
+            services += [heartbeat, runner, sampler]
         if Capability.SCHEDULER in caps:
             log.warning(
                 "scheduler.not_available",

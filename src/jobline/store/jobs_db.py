@@ -317,9 +317,12 @@ class JobsDB:
 
     # --- inspection ----------------------------------------------------------------------
 
-    async def queue_counts(self) -> QueueCounts:
-        rows = await self._fetchall("queue_counts", {})
-        return QueueCounts(*(int(v) for v in rows[0]))
+    async def queue_counts(self, dead_after_s: float = 30.0) -> QueueCounts:
+        rows = await self._fetchall("queue_counts", {"dead_after_s": dead_after_s})
+        due, scheduled, running, failed, oldest, live = rows[0]
+        return QueueCounts(
+            int(due), int(scheduled), int(running), int(failed), float(oldest), int(live)
+        )
 
     async def explain_fetch(self, limit: int = 100) -> str:
         """The fetch's plan as the runners get it (without running it)."""

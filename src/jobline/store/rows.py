@@ -46,6 +46,8 @@ class QueueCounts:
     scheduled: int
     running: int
     failed: int
+    oldest_due_age_s: float
+    live_runners: int
 
 
 @dataclass(frozen=True, slots=True)

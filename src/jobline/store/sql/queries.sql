@@ -149,7 +149,11 @@ SELECT
     count(*) FILTER (WHERE locked_by IS NULL AND run_at <= now()) AS due,
     count(*) FILTER (WHERE locked_by IS NULL AND run_at > now())  AS scheduled,
     count(*) FILTER (WHERE locked_by IS NOT NULL)                 AS running,
-    (SELECT count(*) FROM failed_jobs)                            AS failed
+    (SELECT count(*) FROM failed_jobs)                            AS failed,
+    coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+        WHERE locked_by IS NULL AND run_at <= now())), 0)::float8  AS oldest_due_age_s,
+    (SELECT count(*) FROM runners
+     WHERE heartbeat_at >= now() - make_interval(secs => %(dead_after_s)s)) AS live_runners
 FROM jobs
 
 -- name: ensure_offsets
