@@ -154,3 +154,29 @@ def test_a_job_due_later_runs_on_time_when_an_earlier_wakeup_was_pending(
             assert 0 <= lag < 1.0, f"job {n} ran {lag:.2f} s after its run_at"
     finally:
         assert server.stop() == 0
+
+
+def test_a_job_past_its_timeout_is_cancelled_and_counted_as_a_failure(
+    env: dict[str, str],
+    runs_table: str,
+    settings: Settings,
+) -> None:
+    env = {**env, "JOBLINE_RETRY_BASE_S": "0.2"}
+    config_id = add_config(env)
+    server = ServeProcess(env, "--mode", "jobs")
+    try:
+        server.wait_ready()
+        with Jobs.from_settings(settings) as jobs:
+            jobs.for_config(config_id, team_id=42).too_slow({"n": 1, "sleep": 5}).run_now()
+        failed = f"SELECT last_error FROM {settings.schema_name}.failed_jobs"
+        wait_until(
+            lambda: scalar(settings.jobs_database_url, failed) is not None,
+            20,
+            "the slow job did not fail",
+        )
+        assert scalar(settings.jobs_database_url, failed) == "timed out after 0.5 s (job timeout)"
+        # cancelled: the handler never reached its record
+        assert scalar(env["JOBLINE_DATABASE_URL"], f"SELECT count(*) FROM {runs_table}") == 0
+        assert len(server.events("job.retry_scheduled")) == 1
+    finally:
+        assert server.stop() == 0

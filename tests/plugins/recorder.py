@@ -67,5 +67,7 @@ plugin = Plugin(
         "record_sync": record_sync,
         "record_slow": record_slow,
         "always_fails": JobDefinition(always_fails, max_attempts=3),
+        # sleeps past its own timeout: cancelled and failed, twice
+        "too_slow": JobDefinition(record_slow, max_attempts=2, timeout_s=0.5),
     },
 )
