@@ -10,7 +10,8 @@ import structlog
 from jobline.producer.trigger import ConfigJobs
 
 
-@dataclass(frozen=True)
+# slots, not frozen: built once per run, and a frozen dataclass pays per field to build.
+@dataclass(slots=True)
 class JobMeta:
     #: the plugin config's settings
     config: dict[str, Any]

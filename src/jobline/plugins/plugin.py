@@ -40,13 +40,15 @@ class Plugin:
                 f"plugin name {self.name!r} must be a non-empty identifier "
                 "(letters, digits, _ or -)"
             )
+        definitions: dict[str, JobDefinition] = {}
         for job_type, spec in self.jobs.items():
-            handler = spec.handler if isinstance(spec, JobDefinition) else spec
-            if not callable(handler):
+            definition = spec if isinstance(spec, JobDefinition) else JobDefinition(spec)
+            if not callable(definition.handler):
                 raise ValueError(f"plugin {self.name!r}: job {job_type!r} has no callable handler")
+            definitions[job_type] = definition
+        # Normalized once: the runner looks a definition up on every run.
+        object.__setattr__(self, "_definitions", definitions)
 
     def job(self, job_type: str) -> JobDefinition | None:
-        spec = self.jobs.get(job_type)
-        if spec is None:
-            return None
-        return spec if isinstance(spec, JobDefinition) else JobDefinition(spec)
+        definitions: dict[str, JobDefinition] = self.__dict__["_definitions"]
+        return definitions.get(job_type)

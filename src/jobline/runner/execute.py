@@ -14,7 +14,7 @@ from jobline.logs import get_logger
 from jobline.metrics import JOB_DURATION, JOB_EXECUTION_LAG, JOBS_RUN
 from jobline.plugins.configs import PluginConfig
 from jobline.plugins.meta import JobMeta
-from jobline.plugins.plugin import JobDefinition
+from jobline.plugins.plugin import Handler, JobDefinition
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.base import JobProducer
 from jobline.producer.trigger import ConfigJobs
@@ -23,6 +23,20 @@ from jobline.runner.outcome import Outcome, Result
 from jobline.store import FetchedJob
 
 log = get_logger("jobline.runner")
+
+
+class _TypeMetrics:
+    """The metric children of one job type, looked up once instead of on every run."""
+
+    __slots__ = ("duration", "failed", "lag", "retry", "skipped", "success")
+
+    def __init__(self, job_type: str) -> None:
+        self.lag = JOB_EXECUTION_LAG.labels(job_type)
+        self.duration = JOB_DURATION.labels(job_type)
+        self.success = JOBS_RUN.labels(job_type, Result.SUCCESS.value)
+        self.retry = JOBS_RUN.labels(job_type, Result.RETRY.value)
+        self.failed = JOBS_RUN.labels(job_type, Result.FAILED.value)
+        self.skipped = JOBS_RUN.labels(job_type, Result.SKIPPED.value)
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,14 @@ class JobExecutor:
         self._producer = producer
         self._policy = policy
         self._threads = threads
+        self._metrics: dict[str, _TypeMetrics] = {}
+        self._is_async: dict[Handler, bool] = {}
+
+    def _metrics_of(self, job_type: str) -> _TypeMetrics:
+        found = self._metrics.get(job_type)
+        if found is None:
+            found = self._metrics[job_type] = _TypeMetrics(job_type)
+        return found
 
     def _resolve(self, job: FetchedJob, config: PluginConfig | None) -> JobDefinition | Outcome:
         """The job's definition, or the outcome of not running it (and why)."""
@@ -72,7 +94,7 @@ class JobExecutor:
                 f"(it defines {sorted(plugin.jobs)})",
             )
         if not config.enabled:
-            JOBS_RUN.labels(job.type, Result.SKIPPED.value).inc()
+            self._metrics_of(job.type).skipped.inc()
             log.info(
                 "job.postponed",
                 job_id=job.id,
@@ -86,7 +108,7 @@ class JobExecutor:
 
     def _not_runnable(self, job: FetchedJob, reason: str, error: str) -> Outcome:
         # Kept in failed_jobs (not dropped): an operator can fix the cause and retry it.
-        JOBS_RUN.labels(job.type, Result.FAILED.value).inc()
+        self._metrics_of(job.type).failed.inc()
         log.warning(
             "job.not_runnable",
             job_id=job.id,
@@ -118,9 +140,8 @@ class JobExecutor:
             logger=bound,
         )
         timeout_s = definition.timeout_s or self._policy.default_timeout_s
-        JOB_EXECUTION_LAG.labels(job.type).observe(
-            max(0.0, (datetime.now(UTC) - job.run_at).total_seconds())
-        )
+        metrics = self._metrics_of(job.type)
+        metrics.lag.observe(max(0.0, (datetime.now(UTC) - job.run_at).total_seconds()))
         started = time.perf_counter()
         try:
             # asyncio.timeout, unlike wait_for, runs the handler without a task of its own.
@@ -132,16 +153,19 @@ class JobExecutor:
             error = f"{type(exc).__name__}: {exc}"
         else:
             elapsed = time.perf_counter() - started
-            JOB_DURATION.labels(job.type).observe(elapsed)
-            JOBS_RUN.labels(job.type, Result.SUCCESS.value).inc()
+            metrics.duration.observe(elapsed)
+            metrics.success.inc()
             bound.debug("job.completed", ms=round(elapsed * 1000, 2))
             return Outcome(job.id, Result.SUCCESS)
-        JOB_DURATION.labels(job.type).observe(time.perf_counter() - started)
+        metrics.duration.observe(time.perf_counter() - started)
         return self._failure(job, definition, error, bound)
 
     async def _call(self, definition: JobDefinition, payload: Any, meta: JobMeta) -> None:
         handler = definition.handler
-        if inspect.iscoroutinefunction(handler):
+        is_async = self._is_async.get(handler)
+        if is_async is None:
+            is_async = self._is_async[handler] = inspect.iscoroutinefunction(handler)
+        if is_async:
             await handler(payload, meta)
             return
         # A sync handler runs in the thread pool. On timeout its thread cannot be killed;
@@ -159,11 +183,11 @@ class JobExecutor:
             job.max_attempts or definition.max_attempts or self._policy.default_max_attempts
         )
         if attempts >= max_attempts:
-            JOBS_RUN.labels(job.type, Result.FAILED.value).inc()
+            self._metrics_of(job.type).failed.inc()
             bound.warning("job.failed", attempt=attempts, max_attempts=max_attempts, error=error)
             return Outcome(job.id, Result.FAILED, error=error)
         delay = backoff_seconds(attempts, self._policy.retry_base_s, self._policy.retry_cap_s)
-        JOBS_RUN.labels(job.type, Result.RETRY.value).inc()
+        self._metrics_of(job.type).retry.inc()
         bound.info(
             "job.retry_scheduled",
             attempt=attempts,

@@ -96,6 +96,7 @@ class RunnerService(Service):
     async def _main(self) -> None:
         delay = 0.2
         while not self.stopping:
+            RUNNER_RUNNING.set(len(self._running))  # here, not per job: it is a sample
             free = min(self._capacity - len(self._in_flight), self._s.concurrency)
             if free <= 0:
                 self._slot_free.clear()
@@ -162,7 +163,6 @@ class RunnerService(Service):
                     outcome = Outcome(job.id, Result.RELEASED)
                 else:
                     self._running.add(job.id)
-                    RUNNER_RUNNING.set(len(self._running))
                     outcome = await self._executor.run(job, config)
         except asyncio.CancelledError:
             # Not started, or still running past the grace: hand it back for another runner.
@@ -175,7 +175,6 @@ class RunnerService(Service):
             self._wakeup.at(outcome.retry_at)
         self._running.discard(job.id)
         self._in_flight.pop(job.id, None)
-        RUNNER_RUNNING.set(len(self._running))
         self._slot_free.set()
 
     # --- graceful stop -------------------------------------------------------------------
