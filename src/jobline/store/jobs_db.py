@@ -39,11 +39,15 @@ class OffsetRange:
     next_offset: int
 
 
-# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), and
+# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), a
+# plan made for each execution (a cached generic plan is not held to the above), and
 # no wait for the WAL flush on commit. A lock is the only thing a fetch writes; if
 # PostgreSQL crashes before the WAL writer flushes it (200 ms at most by default), the job
 # is simply due again. Completions and failures keep synchronous commits.
-FETCH_CONNECTION_OPTIONS = " -c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off"
+FETCH_CONNECTION_OPTIONS = (
+    " -c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off"
+    " -c plan_cache_mode=force_custom_plan"
+)
 
 
 def notify_channel(schema: str) -> str:
