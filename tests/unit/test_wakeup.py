@@ -30,11 +30,6 @@ async def test_a_new_wakeup_has_its_flag_clear(wake: WakeUp) -> None:
     assert not wake.listening
 
 
-async def test_now_sets_the_flag(wake: WakeUp) -> None:
-    wake.now()
-    assert wake.flag.is_set()
-
-
 async def test_a_past_time_sets_the_flag_immediately(wake: WakeUp) -> None:
     wake.at_epoch(time.time() - 1)
     assert wake.flag.is_set()
@@ -73,17 +68,3 @@ async def test_at_takes_a_datetime(wake: WakeUp) -> None:
 
     wake.at(datetime.now(UTC) - timedelta(seconds=1))
     assert wake.flag.is_set()
-
-
-async def test_wait_returns_at_its_timeout_without_raising(wake: WakeUp) -> None:
-    start = time.monotonic()
-    await wake.wait(0.02)
-    assert time.monotonic() - start < 1.0
-    assert not wake.flag.is_set()
-
-
-async def test_wait_returns_as_soon_as_the_flag_is_set(wake: WakeUp) -> None:
-    wake.now()
-    start = time.monotonic()
-    await wake.wait(5.0)
-    assert time.monotonic() - start < 1.0

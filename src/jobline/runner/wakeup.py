@@ -8,7 +8,6 @@ re-established, and the runner fetches right away since it may have missed wake-
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import datetime
 
@@ -27,9 +26,6 @@ class WakeUp:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")  # loop time of the pending timer
         self.listening = False
-
-    def now(self) -> None:
-        self.flag.set()
 
     def at(self, when: datetime) -> None:
         """Wake at `when` (if that is earlier than the wake-up already planned)."""
@@ -53,10 +49,6 @@ class WakeUp:
         self._timer = None
         self._timer_at = float("inf")
         self.flag.set()
-
-    async def wait(self, timeout_s: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.flag.wait(), timeout=timeout_s)
 
     async def listen_forever(self) -> None:
         """Keep a LISTEN connection open; reconnect after any loss."""

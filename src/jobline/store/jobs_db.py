@@ -336,9 +336,5 @@ class JobsDB:
             )
             return "\n".join(str(r[0]) for r in await cur.fetchall())
 
-    async def ping(self) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute("SELECT 1")
-
     def listen_statement(self) -> sql.Composed:
         return sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
