@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,3 +131,34 @@ def test_job_returns_a_job_definition_as_given() -> None:
 
 def test_job_returns_none_for_an_unknown_job_type() -> None:
     assert Plugin(name="hello", jobs={"greet": handler}).job("wave") is None
+
+
+def _install_fake_distribution(root: Path, entry_point: str) -> None:
+    """A distribution on sys.path that declares a `jobline.plugins` entry point."""
+    (root / "ep_plugin_module.py").write_text(
+        "from jobline import Plugin\n"
+        "plugin = Plugin(name='from-entry-point', jobs={'noop': lambda payload, meta: None})\n"
+    )
+    dist = root / "ep_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ep-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[jobline.plugins]\nhello = {entry_point}\n")
+
+
+def test_discover_finds_plugins_of_the_entry_point_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_distribution(tmp_path, "ep_plugin_module:plugin")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = PluginRegistry.discover("")
+    plugin = registry.get("from-entry-point")
+    assert plugin is not None and plugin.job("noop") is not None
+
+
+def test_a_broken_entry_point_names_itself_in_the_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install_fake_distribution(tmp_path, "ep_plugin_module:missing")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginLoadError, match="entry point 'hello'"):
+        PluginRegistry.discover("")
