@@ -434,3 +434,19 @@ def test_create_keeps_the_millisecond_of_run_at() -> None:
     when = datetime(2038, 12, 19, 13, 53, 24, 23000, tzinfo=UTC)
     job = JobMessage.create(type="t", payload=1, plugin_config_id=1, team_id=0, run_at=when)
     assert job.timestamp == 2_176_379_604_023
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_a_payload_holding_nan_or_an_infinity_is_not_json(literal: bytes) -> None:
+    data = (
+        b'{"type": "t", "payload": {"values": [1, ' + literal + b']}, "timestamp": 1, '
+        b'"pluginConfigId": 1, "pluginConfigTeam": 1}'
+    )
+    assert reason_of(data) == "not_json"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_create_refuses_a_payload_that_json_cannot_carry(value: float) -> None:
+    with pytest.raises(InvalidJob) as info:
+        JobMessage.create(type="t", payload={"deep": [{"v": value}]}, plugin_config_id=1, team_id=1)
+    assert info.value.reason == "not_json"

@@ -18,7 +18,7 @@ _OPTIONAL_WIRE_FIELDS = ("jobKey", "jobKeyMode", "queue", "maxAttempts")
 
 def _reason_of(err: dict[str, Any]) -> str:
     kind = str(err["type"])
-    if kind == "json_invalid":
+    if kind in ("json_invalid", "not_json"):
         return "not_json"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "not_object"

@@ -8,11 +8,13 @@ as `extra` (stored in the job's `meta` column) and otherwise ignored.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 # 9999-12-31: anything later is a unit mistake (seconds vs. ms vs. µs), not a date.
 MAX_TIMESTAMP_MS = 253_402_300_799_000
@@ -21,6 +23,23 @@ DB_INT_MAX = 2**63 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: jobline's optional fields, left out of the wire format when unset
 OPTIONAL_FIELDS = frozenset({"key", "queue", "max_attempts"})
+
+
+def _non_finite(value: Any) -> str | None:
+    """The first NaN or infinity inside a JSON-like value, as text, or None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = _non_finite(item)
+        if found is not None:
+            return found
+    return None
 
 
 class KeyMode(StrEnum):
@@ -44,6 +63,18 @@ class JobMessage(BaseModel):
     queue: str | None = Field(default=None, alias="queue", min_length=1, max_length=200)
     priority: int = Field(default=0, alias="priority", ge=-1000, le=1000)
     max_attempts: int | None = Field(default=None, alias="maxAttempts", ge=1, le=1000)
+
+    @field_validator("payload")
+    @classmethod
+    def _payload_is_json(cls, payload: Any) -> Any:
+        # NaN and infinities parse (Python's and pydantic's parsers allow them) but are
+        # not JSON: refuse them rather than let them turn into null on the way out.
+        bad = _non_finite(payload)
+        if bad is not None:
+            raise PydanticCustomError(
+                "not_json", "payload holds {value}, which JSON cannot carry", {"value": bad}
+            )
+        return payload
 
     @property
     def run_at(self) -> datetime:
