@@ -8,6 +8,9 @@ them take turns, and each migration commits together with its version row.
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -62,3 +65,26 @@ async def migrate_database(
         raise JoblineError(unreachable_message(what, variable, url, exc)) from exc
     async with conn:
         return await migrate(conn, schema, package)
+
+
+class _Database(Protocol):
+    async def migrate(self) -> list[int]: ...
+
+    async def open(self, timeout_s: float = 10.0) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+DB = TypeVar("DB", bound=_Database)
+
+
+@asynccontextmanager
+async def opened(db: DB, *, migrate_first: bool) -> AsyncIterator[DB]:
+    """A database handle (JobsDB, MainDB), migrated if asked, open for the block."""
+    if migrate_first:
+        await db.migrate()
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()

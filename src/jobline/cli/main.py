@@ -17,6 +17,7 @@ from rich.table import Table
 from jobline.config import Settings, load_settings
 from jobline.errors import ConfigError, JoblineError, UnknownPluginConfig
 from jobline.logs import configure_logging
+from jobline.migrator import opened
 from jobline.plugins.configs import MainDB
 from jobline.producer.trigger import Jobs
 from jobline.server.app import Server
@@ -127,26 +128,20 @@ def enqueue(
 
 
 async def _get_config(settings: Settings, config_id: int) -> Any:
-    db = MainDB(settings.database_url, settings.schema_name)
-    await db.open()
-    try:
+    async with opened(
+        MainDB(settings.database_url, settings.schema_name), migrate_first=False
+    ) as db:
         config = await db.get_config(config_id)
-    finally:
-        await db.close()
     if config is None:
         raise UnknownPluginConfig(config_id)
     return config
 
 
 async def _with_main_db(settings: Settings, action: Any) -> Any:
-    db = MainDB(settings.database_url, settings.schema_name)
-    if settings.migrate_on_start:
-        await db.migrate()
-    await db.open()
-    try:
+    async with opened(
+        MainDB(settings.database_url, settings.schema_name), migrate_first=settings.migrate_on_start
+    ) as db:
         return await action(db)
-    finally:
-        await db.close()
 
 
 @configs_app.command("add")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from jobline.intake.batch import Rejected
-from jobline.logs import kafka_logger
 from jobline.metrics import INTAKE_DLQ
+from jobline.producer.kafka import reliable_producer
 
 
 class DlqUnavailable(Exception):
@@ -20,17 +20,8 @@ class DeadLetterQueue:
     def __init__(self, hosts: str, topic: str, max_message_bytes: int, timeout_s: float) -> None:
         self.topic = topic
         self._timeout_s = timeout_s
-        self._producer = Producer(
-            {
-                "bootstrap.servers": hosts,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "message.max.bytes": max_message_bytes + 64 * 1024,
-                "message.timeout.ms": int(timeout_s * 1000),
-                "client.id": "jobline-intake-dlq",
-            },
-            logger=kafka_logger(),
+        self._producer = reliable_producer(
+            hosts, "jobline-intake-dlq", max_message_bytes, timeout_s
         )
 
     def send(self, rejected: Sequence[Rejected]) -> None:

@@ -8,8 +8,9 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
 from jobline.errors import IntakeUnavailable
-from jobline.job import JobMessage, encode_job
+from jobline.job import JobMessage
 from jobline.metrics import JOBS_REFUSED, JOBS_TRIGGERED
+from jobline.producer.base import encode_all
 from jobline.store import JobsDB
 
 T = TypeVar("T")
@@ -40,15 +41,6 @@ class DirectJobProducer:
             self._opened = True
         await self._db.insert_jobs(jobs)
 
-    def _check(self, jobs: Sequence[JobMessage]) -> None:
-        # The same limit as on Kafka, so that switching intakes never changes what passes.
-        try:
-            for job in jobs:
-                encode_job(job, self._max_bytes)
-        except Exception as exc:
-            JOBS_REFUSED.labels(getattr(exc, "reason", "invalid")).inc()
-            raise
-
     def _unavailable(self, exc: BaseException) -> IntakeUnavailable:
         JOBS_REFUSED.labels("intake_unavailable").inc()
         cause = (
@@ -66,7 +58,7 @@ class DirectJobProducer:
     def send(self, jobs: Sequence[JobMessage]) -> None:
         if not jobs:
             return
-        self._check(jobs)
+        encode_all(jobs, self._max_bytes)  # the same limit as on Kafka
         future = asyncio.run_coroutine_threadsafe(self._insert(jobs), self._loop)
         try:
             future.result(self._timeout_s + 5)
@@ -77,7 +69,7 @@ class DirectJobProducer:
     async def send_async(self, jobs: Sequence[JobMessage]) -> None:
         if not jobs:
             return
-        self._check(jobs)
+        encode_all(jobs, self._max_bytes)  # the same limit as on Kafka
         try:
             await asyncio.wait_for(self._call(self._insert(jobs)), self._timeout_s + 5)
         except Exception as exc:

@@ -10,12 +10,33 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from jobline.errors import IntakeUnavailable
-from jobline.job import JobMessage, encode_job
+from jobline.job import JobMessage
 from jobline.logs import kafka_logger
 from jobline.metrics import JOBS_REFUSED, JOBS_TRIGGERED
+from jobline.producer.base import encode_all
 
 # Key and headers travel beside the value; leave them room under librdkafka's own limit.
 _ENVELOPE_BYTES = 64 * 1024
+
+
+def reliable_producer(
+    hosts: str, client_id: str, max_message_bytes: int, timeout_s: float, compression: str = "none"
+) -> Producer:
+    """An idempotent, acks=all librdkafka producer that gives up on a message after
+    `timeout_s` (its delivery report then carries the error)."""
+    return Producer(
+        {
+            "bootstrap.servers": hosts,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": compression,
+            "message.max.bytes": max_message_bytes + _ENVELOPE_BYTES,
+            "message.timeout.ms": int(timeout_s * 1000),
+            "client.id": client_id,
+        },
+        logger=kafka_logger(),
+    )
 
 
 class _Delivery:
@@ -43,18 +64,8 @@ class KafkaJobProducer:
         self._topic = topic
         self._max_bytes = max_message_bytes
         self._timeout_s = timeout_s
-        self._producer = Producer(
-            {
-                "bootstrap.servers": hosts,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 5,
-                "compression.type": "lz4",
-                "message.max.bytes": max_message_bytes + _ENVELOPE_BYTES,
-                "message.timeout.ms": int(timeout_s * 1000),
-                "client.id": "jobline-producer",
-            },
-            logger=kafka_logger(),
+        self._producer = reliable_producer(
+            hosts, "jobline-producer", max_message_bytes, timeout_s, compression="lz4"
         )
         self._closed = threading.Event()
         # Delivery reports arrive only while someone polls; one thread does it for all
@@ -69,12 +80,8 @@ class KafkaJobProducer:
             self._producer.poll(0.1)
 
     def _encode_all(self, jobs: Sequence[JobMessage]) -> list[tuple[bytes, bytes]]:
-        # Check every job before sending any: a refused batch sends nothing.
-        try:
-            return [(job.kafka_key, encode_job(job, self._max_bytes)) for job in jobs]
-        except Exception as exc:
-            JOBS_REFUSED.labels(getattr(exc, "reason", "invalid")).inc()
-            raise
+        values = encode_all(jobs, self._max_bytes)
+        return [(job.kafka_key, value) for job, value in zip(jobs, values, strict=True)]
 
     def _produce_all(self, encoded: list[tuple[bytes, bytes]], delivery: _Delivery) -> None:
         for key, value in encoded:

@@ -13,6 +13,7 @@ from jobline.config import IntakeKind, Settings
 from jobline.http.service import HttpService
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
+from jobline.migrator import opened
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import build_producer
@@ -28,24 +29,6 @@ log = get_logger("jobline.server")
 
 def new_runner_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-async def _open_jobs_db(settings: Settings, stack: AsyncExitStack, pool_size: int) -> JobsDB:
-    jobs_db = JobsDB(settings.jobs_database_url, settings.schema_name, max_size=pool_size)
-    if settings.migrate_on_start:
-        await jobs_db.migrate()
-    await jobs_db.open()
-    stack.push_async_callback(jobs_db.close)
-    return jobs_db
-
-
-async def _open_main_db(settings: Settings, stack: AsyncExitStack) -> MainDB:
-    main_db = MainDB(settings.database_url, settings.schema_name)
-    if settings.migrate_on_start:
-        await main_db.migrate()
-    await main_db.open()
-    stack.push_async_callback(main_db.close)
-    return main_db
 
 
 class Server:
@@ -69,10 +52,17 @@ class Server:
             services.append(HttpService(s.http_host, s.http_port, self.readiness))
         jobs_db: JobsDB | None = None
         if Capability.RUNNER in caps or Capability.INTAKE in caps:
-            jobs_db = await _open_jobs_db(s, stack, pool_size=8)
+            jobs_db = await stack.enter_async_context(
+                opened(
+                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8),
+                    migrate_first=s.migrate_on_start,
+                )
+            )
         if Capability.RUNNER in caps:
             assert jobs_db is not None
-            main_db = await _open_main_db(s, stack)
+            main_db = await stack.enter_async_context(
+                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+            )
             runner_id = new_runner_id()
             heartbeat = HeartbeatService(
                 jobs_db,
