@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from contextlib import suppress
 
 import psycopg
 
@@ -115,8 +114,7 @@ def run_end_to_end(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> Run
     except BaseException:
         if poller is not None:
             poller.stop_flag.set()
-        with suppress(Exception):
-            server.stop(5)
+        server.stop_after_failure()
         raise
     finally:
         if producer is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from contextlib import suppress
 
 import psycopg
 
@@ -96,8 +95,7 @@ def run_queued(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> RunResu
             assert snap_first is not None and snap_empty is not None
             failed, _, notes, code, stop_s = finish(server, ctx, n, settings.shutdown_grace_s)
         except BaseException:
-            with suppress(Exception):
-                server.stop(5)
+            server.stop_after_failure()
             raise
     finally:
         conn.close()

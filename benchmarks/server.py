@@ -110,6 +110,14 @@ class ServerProcess:
             self._log.close()
         return code, time.perf_counter() - started
 
+    def stop_after_failure(self) -> None:
+        """Stop the server of a failed run; the run's own error is the one to report."""
+        try:
+            if self.proc is not None:
+                self.stop(5)
+        except Exception as exc:
+            print(f"  warning: could not stop jobline serve after the failure: {exc!r}")
+
     def log_findings(self) -> tuple[Counter[str], list[str]]:
         """Counts of warning/error events by (level, event), and lines that are not JSON."""
         counts: Counter[str] = Counter()
