@@ -53,7 +53,7 @@ def subprocess_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def run_jobline(
-    env: Mapping[str, str], *args: str, check: bool
+    env: Mapping[str, str], *args: str, check: bool, timeout_s: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`jobline ARGS` as a subprocess of this interpreter, from the repository root."""
     return subprocess.run(
@@ -63,6 +63,7 @@ def run_jobline(
         capture_output=True,
         text=True,
         check=check,
+        timeout=timeout_s,
     )
 
 
