@@ -9,10 +9,12 @@ PYTEST_ARGS ?=
 
 all: test
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package (tools included) to versions CI passed with, so that a
+# new ruff or mypy release cannot break CI overnight; refresh it on purpose (see its head).
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -26,6 +28,7 @@ services-down:
 lint: venv
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

@@ -15,21 +15,24 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a file: make the repository's packages importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import psycopg
 
 from jobline.config import load_settings
 from jobline.plugins.configs import MainDB
-
-ROOT = Path(__file__).resolve().parents[1]
-SERVICES_ENV = ROOT / ".local" / "services.env"
+from tests.devenv import ROOT, ServicesNotStarted, read_services_env, run_jobline
 
 
 def demo_env() -> dict[str, str]:
     env = dict(os.environ)
-    for line in SERVICES_ENV.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key and value:
-            env.setdefault(key.strip(), value.strip())
+    try:
+        services = read_services_env()
+    except ServicesNotStarted as exc:
+        sys.exit(str(exc))
+    for key, value in services.items():
+        env.setdefault(key, value)
     env.update(
         {
             "JOBLINE_PLUGINS": "examples.hello:plugin",
@@ -42,13 +45,7 @@ def demo_env() -> dict[str, str]:
 
 
 def jobline(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "jobline.cli", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    result = run_jobline(env, *args, check=False)
     if result.returncode != 0:
         sys.exit(f"`jobline {' '.join(args)}` failed:\n{result.stderr}")
     return result.stdout.strip()

@@ -42,6 +42,18 @@ class IntakeUnavailable(JoblineError):
     """The intake (Kafka, or the jobs DB for direct intake) did not accept a job in time."""
 
 
+class DatabaseUnavailable(JoblineError):
+    """A PostgreSQL database could not be reached (the message names which and its URL)."""
+
+
+class JobsDBUnavailable(DatabaseUnavailable):
+    """The jobs DB (JOBLINE_JOBS_DATABASE_URL) could not be reached or opened."""
+
+
+class MainDBUnavailable(DatabaseUnavailable):
+    """The main DB (JOBLINE_DATABASE_URL, plugin configs) could not be reached or opened."""
+
+
 class UnknownPluginConfig(JoblineError):
     """A trigger named a plugin config that does not exist in the main DB."""
 
@@ -55,6 +67,13 @@ class UnknownPluginConfig(JoblineError):
 
 class PluginLoadError(JoblineError):
     """A plugin named in JOBLINE_PLUGINS or an entry point could not be loaded."""
+
+
+class HttpPortUnavailable(JoblineError, OSError):
+    """The HTTP service could not listen on JOBLINE_HTTP_HOST:JOBLINE_HTTP_PORT.
+
+    Also an OSError, as the failure to bind it reports.
+    """
 
 
 class ServiceFailed(JoblineError):

@@ -10,38 +10,24 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from jobline.config import Settings, load_settings
 from jobline.plugins.configs import MainDB
 from jobline.store import JobsDB
-
-ROOT = Path(__file__).resolve().parents[2]
-SERVICES_ENV = ROOT / ".local" / "services.env"
-
-
-def _services_env() -> dict[str, str]:
-    if not SERVICES_ENV.exists():
-        pytest.fail(
-            f"{SERVICES_ENV} is missing: start the services with `scripts/services up` "
-            "(`make test` does it)",
-            pytrace=False,
-        )
-    values = {}
-    for line in SERVICES_ENV.read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return values
+from tests.devenv import ServicesNotStarted, create_topics, read_services_env
 
 
 @pytest.fixture(scope="session")
 def services_env() -> dict[str, str]:
-    return _services_env()
+    try:
+        return read_services_env()
+    except ServicesNotStarted as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
@@ -53,18 +39,11 @@ def test_id() -> str:
 def kafka_topics(services_env: dict[str, str], test_id: str) -> Iterator[tuple[str, str]]:
     admin = AdminClient({"bootstrap.servers": services_env["JOBLINE_KAFKA_HOSTS"]})
     jobs_topic, dlq_topic = f"jobs_{test_id}", f"jobs_dlq_{test_id}"
-    futures = admin.create_topics(
-        [
-            NewTopic(jobs_topic, num_partitions=8, replication_factor=1),
-            NewTopic(dlq_topic, num_partitions=1, replication_factor=1),
-        ],
-        operation_timeout=30,
-    )
-    for future in futures.values():
-        future.result(timeout=60)
+    create_topics(admin, {jobs_topic: 8, dlq_topic: 1})
     yield jobs_topic, dlq_topic
     for future in admin.delete_topics([jobs_topic, dlq_topic], operation_timeout=30).values():
-        with contextlib.suppress(Exception):  # cleanup only
+        # Cleanup only: a topic left behind has a unique name and harms no other test.
+        with contextlib.suppress(KafkaException, TimeoutError):
             future.result(timeout=60)
 
 

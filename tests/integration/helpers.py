@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,13 +16,9 @@ from typing import Any
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.devenv import ROOT, free_port, run_jobline, subprocess_env
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["ROOT", "ServeProcess", "add_config", "free_port", "scalar", "wait_until"]
 
 
 class ServeProcess:
@@ -33,12 +27,7 @@ class ServeProcess:
     def __init__(self, env: dict[str, str], *args: str) -> None:
         self.port = free_port()
         self.log_file = Path(tempfile.mkstemp(prefix="jobline-serve-", suffix=".log")[1])
-        full_env = {
-            **os.environ,
-            **env,
-            "JOBLINE_HTTP_PORT": str(self.port),
-            "PYTHONPATH": str(ROOT),
-        }
+        full_env = {**subprocess_env(env), "JOBLINE_HTTP_PORT": str(self.port)}
         with self.log_file.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jobline.cli", "serve", *args],
@@ -110,22 +99,5 @@ def scalar(url: str, query: str, params: tuple[Any, ...] = ()) -> Any:
 
 
 def add_config(env: dict[str, str], plugin: str = "recorder", team: int = 42) -> int:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobline.cli",
-            "configs",
-            "add",
-            "--plugin",
-            plugin,
-            "--team",
-            str(team),
-        ],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = run_jobline(env, "configs", "add", "--plugin", plugin, "--team", str(team), check=True)
     return int(out.stdout.strip())

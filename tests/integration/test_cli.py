@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 
 import pytest
 
 from jobline import IntakeUnavailable, Jobs
 from jobline.config import IntakeKind, Settings
+from tests.devenv import run_jobline
 
-from .helpers import ROOT, ServeProcess, add_config, scalar, wait_until
+from .helpers import ServeProcess, add_config, scalar, wait_until
 
 
 def jobline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobline.cli", *args],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    # wide enough that rich never wraps a table row the assertions read
+    return run_jobline({**env, "COLUMNS": "200"}, *args, check=False, timeout_s=60)
 
 
 def test_enqueue_prints_the_outcome_and_the_job_runs(env: dict[str, str], runs_table: str) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from jobline.errors import HttpPortUnavailable
 from jobline.logs import get_logger
 from jobline.service import Service, ServiceStatus
 
@@ -59,7 +60,7 @@ class HttpService(Service):
             await site.start()
         except OSError as exc:
             await self._runner.cleanup()
-            raise OSError(
+            raise HttpPortUnavailable(
                 f"http: cannot listen on {self._host}:{self._port}: {exc.strerror}; "
                 "set JOBLINE_HTTP_PORT to a free port (0 picks one)"
             ) from exc

@@ -1,13 +1,50 @@
-"""What a job handler receives beside its payload."""
+"""What a job handler receives beside its payload.
+
+The trigger API lives in `jobline.producer` (it speaks Kafka or SQL); this module only
+describes its shape, so that importing a plugin never loads a Kafka or database client.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
 
-from jobline.producer.trigger import ConfigJobs
+from jobline.job import JobMessage
+
+
+class TriggerOne(Protocol):
+    """One job about to be triggered (`producer.trigger.JobTrigger`): pick when."""
+
+    def run_now(self) -> JobMessage: ...
+
+    def run_in(self, seconds: float = 0, minutes: float = 0, hours: float = 0) -> JobMessage: ...
+
+    def run_at(self, when: datetime) -> JobMessage: ...
+
+    async def run_now_async(self) -> JobMessage: ...
+
+    async def run_in_async(
+        self, seconds: float = 0, minutes: float = 0, hours: float = 0
+    ) -> JobMessage: ...
+
+    async def run_at_async(self, when: datetime) -> JobMessage: ...
+
+
+class ConfigTriggers(Protocol):
+    """The trigger API bound to one plugin config (`producer.trigger.ConfigJobs`).
+
+    `meta.jobs.greet(payload)` or `meta.jobs.job("greet", payload)`, then a `run_*`.
+    """
+
+    plugin_config_id: int
+    team_id: int
+
+    def job(self, job_type: str, payload: Any = None, **options: Any) -> TriggerOne: ...
+
+    def __getattr__(self, job_type: str) -> Any: ...
 
 
 # slots, not frozen: built once per run, and a frozen dataclass pays per field to build.
@@ -18,7 +55,7 @@ class JobMeta:
     team_id: int
     plugin_config_id: int
     #: trigger API bound to this plugin config: `meta.jobs.greet(p).run_in(seconds=5)`
-    jobs: ConfigJobs
+    jobs: ConfigTriggers
     job_id: int
     job_type: str
     #: 1 for the first run, 2 for the first retry, ...

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
-from jobline.errors import IntakeUnavailable
+from jobline.errors import IntakeUnavailable, JobsDBUnavailable
 from jobline.job import JobMessage
 from jobline.metrics import JOBS_REFUSED, JOBS_TRIGGERED
 from jobline.producer.base import encode_all
@@ -45,7 +45,8 @@ class DirectJobProducer:
         JOBS_REFUSED.labels("intake_unavailable").inc()
         cause = (
             str(exc)
-            if isinstance(exc, IntakeUnavailable)
+            # JobsDB.open names the database and its URL: keep that message as it is.
+            if isinstance(exc, (IntakeUnavailable, JobsDBUnavailable))
             else (
                 f"the jobs DB did not accept the job(s) within {self._timeout_s:g} s: {exc}; "
                 "check JOBLINE_JOBS_DATABASE_URL and that PostgreSQL is up"

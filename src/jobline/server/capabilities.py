@@ -14,8 +14,9 @@ class Capability(StrEnum):
     HTTP = "http"
 
 
-# In start order: http first so that liveness answers while the rest starts; the
-# heartbeat before the runner; the intake last, so its first batch finds runners up.
+# The order in which the server builds and starts each capability's services (and stops
+# them in reverse): http first so that liveness answers while the rest starts; the
+# runner's heartbeat before the runner; the intake last, so its first batch finds runners up.
 START_ORDER = (Capability.HTTP, Capability.RUNNER, Capability.SCHEDULER, Capability.INTAKE)
 
 MODES: dict[str, frozenset[Capability]] = {

@@ -1,0 +1,165 @@
+"""One builder per capability: the services a capability runs, from what they need.
+
+The builder is the only code that reads `Settings`; each service receives plain values
+(or a small settings value of its own) when it is built.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
+
+from jobline.config import IntakeKind, Settings
+from jobline.http.service import HttpService
+from jobline.intake import IntakeService, IntakeSettings
+from jobline.logs import get_logger
+from jobline.migrator import opened
+from jobline.plugins.configs import ConfigCache, MainDB
+from jobline.plugins.registry import PluginRegistry
+from jobline.producer import JobProducer, build_producer
+from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
+from jobline.runner.execute import ExecutionPolicy
+from jobline.runner.sampler import SamplerService
+from jobline.server.capabilities import START_ORDER, Capability
+from jobline.service import Service, ServiceStatus
+from jobline.store import JobsDB
+
+log = get_logger("jobline.server")
+
+Readiness = Callable[[], Mapping[str, ServiceStatus]]
+
+
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def runner_settings(s: Settings) -> RunnerSettings:
+    policy = ExecutionPolicy(s.job_timeout_s, s.max_attempts, s.retry_base_s, s.retry_cap_s)
+    return RunnerSettings(
+        s.runner_concurrency,
+        s.runner_poll_interval_s,
+        policy,
+        s.disabled_config_delay_s,
+        s.runner_dead_after_s / 2,
+    )
+
+
+def intake_settings(s: Settings) -> IntakeSettings:
+    return IntakeSettings(
+        kafka_hosts=s.kafka_hosts,
+        topic=s.jobs_topic,
+        dlq_topic=s.dlq_topic,
+        group=s.intake_group,
+        batch_size=s.intake_batch_size,
+        batch_ms=s.intake_batch_ms,
+        max_message_bytes=s.max_message_bytes,
+        produce_timeout_s=s.produce_timeout_s,
+        give_up_after_s=s.intake_db_down_exit_s,
+        skip_configs=s.skipped_config_ids,
+        session_timeout_s=s.intake_session_timeout_s,
+    )
+
+
+class ServiceBuilder:
+    """Builds the services of a set of capabilities; what they open closes with `stack`.
+
+    Every process loads the plugins and can trigger jobs, so the registry and the producer
+    are built for all; the jobs DB is opened once, by the first capability that needs it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        capabilities: frozenset[Capability],
+        stack: AsyncExitStack,
+        readiness: Readiness,
+    ) -> None:
+        self._s = settings
+        self._capabilities = capabilities
+        self._stack = stack
+        self._readiness = readiness
+        self._jobs_db: JobsDB | None = None
+        self.registry = PluginRegistry.discover(settings.plugins)
+        self.producer: JobProducer = build_producer(settings)
+        stack.callback(self.producer.close)
+
+    async def build(self) -> list[Service]:
+        """The services in START_ORDER (the server stops them in reverse)."""
+        builders: dict[Capability, Callable[[], Awaitable[list[Service]]]] = {
+            Capability.HTTP: self.http,
+            Capability.RUNNER: self.runner,
+            Capability.SCHEDULER: self.scheduler,
+            Capability.INTAKE: self.intake,
+        }
+        services: list[Service] = []
+        for capability in START_ORDER:
+            if capability in self._capabilities:
+                services += await builders[capability]()
+        log.info("server.plugins", plugins=self.registry.names())
+        return services
+
+    async def jobs_db(self) -> JobsDB:
+        if self._jobs_db is None:
+            s = self._s
+            self._jobs_db = await self._stack.enter_async_context(
+                opened(
+                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8),
+                    migrate_first=s.migrate_on_start,
+                )
+            )
+        return self._jobs_db
+
+    async def http(self) -> list[Service]:
+        return [HttpService(self._s.http_host, self._s.http_port, self._readiness)]
+
+    async def runner(self) -> list[Service]:
+        s = self._s
+        jobs_db = await self.jobs_db()
+        main_db = await self._stack.enter_async_context(
+            opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+        )
+        runner_id = new_runner_id()
+        heartbeat = HeartbeatService(
+            jobs_db,
+            runner_id,
+            sorted(self._capabilities),
+            interval_s=s.runner_heartbeat_s,
+            dead_after_s=s.runner_dead_after_s,
+            default_max_attempts=s.max_attempts,
+        )
+        runner = RunnerService(
+            jobs_db,
+            runner_id,
+            self.registry,
+            ConfigCache(main_db),
+            self.producer,
+            runner_settings(s),
+            beat_age_s=lambda: heartbeat.beat_age_s,
+        )
+        sampler = SamplerService(
+            jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
+        )
+        return [heartbeat, runner, sampler]
+
+    async def scheduler(self) -> list[Service]:
+        log.warning(
+            "scheduler.not_available",
+            detail="the scheduler capability is not built yet; nothing fires "
+            "scheduled tasks in this process",
+        )
+        return []
+
+    async def intake(self) -> list[Service]:
+        # Opened (and migrated) even for the direct intake: its producers write into it.
+        jobs_db = await self.jobs_db()
+        if self._s.intake is IntakeKind.DIRECT:
+            log.info(
+                "intake.not_started",
+                detail="JOBLINE_INTAKE=direct: triggers write to the jobs DB themselves, "
+                "there is no Kafka topic to consume",
+            )
+            return []
+        return [IntakeService(jobs_db, intake_settings(self._s))]
