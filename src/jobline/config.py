@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
     sample_interval_s: float = Field(default=10.0, gt=0, le=3600)
 
+    # scheduler
+    scheduler_check_interval_s: float = Field(default=1.0, gt=0, le=60)
+
     # http
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)

@@ -66,3 +66,15 @@ INTAKE_LAG = Gauge(
     "jobline_intake_consumer_lag",
     "Messages of this process's partitions not yet read (high watermark - position)",
 )
+
+SCHEDULER_TICKS = Counter(
+    "jobline_scheduler_ticks_total",
+    "Scheduled-task ticks by schedule (minute, hour, day, cron) and result: fired by this "
+    "process, or skipped as stale (nobody fired them in time: missed, never fired late)",
+    ["schedule", "result"],
+)
+SCHEDULER_JOBS_ENQUEUED = Counter(
+    "jobline_scheduler_jobs_enqueued_total",
+    "Jobs triggered for fired ticks (one per enabled plugin config with the task)",
+    ["schedule"],
+)

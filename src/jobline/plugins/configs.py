@@ -98,6 +98,9 @@ class MainDB:
     async def list_configs(self) -> list[PluginConfig]:
         return await self._rows("list_configs", {})
 
+    async def enabled_configs_of(self, plugin: str) -> list[PluginConfig]:
+        return await self._rows("enabled_configs_of_plugin", {"plugin": plugin})
+
     async def set_enabled(self, config_id: int, enabled: bool) -> PluginConfig | None:
         rows = await self._rows("set_enabled", {"id": config_id, "enabled": enabled})
         return rows[0] if rows else None

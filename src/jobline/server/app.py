@@ -16,13 +16,15 @@ from jobline.logs import get_logger
 from jobline.migrator import opened
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
-from jobline.producer import build_producer
+from jobline.producer import JobProducer, build_producer
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
 from jobline.runner.execute import ExecutionPolicy
 from jobline.runner.sampler import SamplerService
+from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.server.capabilities import Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.ticks import TickStore
 
 log = get_logger("jobline.server")
 
@@ -51,7 +53,7 @@ class Server:
         if Capability.HTTP in caps:
             services.append(HttpService(s.http_host, s.http_port, self.readiness))
         jobs_db: JobsDB | None = None
-        if Capability.RUNNER in caps or Capability.INTAKE in caps:
+        if caps & {Capability.RUNNER, Capability.INTAKE, Capability.SCHEDULER}:
             jobs_db = await stack.enter_async_context(
                 opened(
                     JobsDB(s.jobs_database_url, s.schema_name, max_size=8),
@@ -93,11 +95,8 @@ class Server:
             )
             services += [heartbeat, runner, sampler]
         if Capability.SCHEDULER in caps:
-            log.warning(
-                "scheduler.not_available",
-                detail="the scheduler capability is not built yet; nothing fires "
-                "scheduled tasks in this process",
-            )
+            assert jobs_db is not None
+            services.append(await self._build_scheduler(stack, jobs_db, producer, registry))
         if Capability.INTAKE in caps and s.intake is IntakeKind.DIRECT:
             log.info(
                 "intake.not_started",
@@ -126,6 +125,25 @@ class Server:
             )
         log.info("server.plugins", plugins=registry.names())
         return services
+
+    async def _build_scheduler(
+        self,
+        stack: AsyncExitStack,
+        jobs_db: JobsDB,
+        producer: JobProducer,
+        registry: PluginRegistry,
+    ) -> SchedulerService:
+        s = self.settings
+        main_db = await stack.enter_async_context(
+            opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+        )
+        return SchedulerService(
+            TickStore(jobs_db),
+            main_db,
+            producer,
+            plan_tasks(registry),
+            SchedulerSettings(new_runner_id(), s.scheduler_check_interval_s),
+        )
 
     def readiness(self) -> dict[str, ServiceStatus]:
         return {svc.name: svc.status() for svc in self.services}

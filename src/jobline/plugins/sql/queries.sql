@@ -18,3 +18,8 @@ SELECT id, team_id, plugin, enabled, settings FROM plugin_configs ORDER BY id
 UPDATE plugin_configs SET enabled = %(enabled)s, updated_at = now()
 WHERE id = %(id)s
 RETURNING id, team_id, plugin, enabled, settings
+
+-- name: enabled_configs_of_plugin
+-- The configs a scheduled task of this plugin fires for.
+SELECT id, team_id, plugin, enabled, settings FROM plugin_configs
+WHERE plugin = %(plugin)s AND enabled ORDER BY id
