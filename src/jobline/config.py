@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # http
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    #: bearer tokens of the HTTP trigger API (comma list); empty: the API answers 503
+    api_tokens: str = ""
 
     # logs
     log_format: str = Field(default="auto", pattern=r"^(auto|json|console)$")

@@ -78,3 +78,8 @@ SCHEDULER_JOBS_ENQUEUED = Counter(
     "Jobs triggered for fired ticks (one per enabled plugin config with the task)",
     ["schedule"],
 )
+API_TRIGGERS = Counter(
+    "jobline_api_triggers_total",
+    "Triggers received by the HTTP trigger API, by response status (202, 401, 404, 413, 422, ...)",
+    ["status"],
+)

@@ -22,6 +22,23 @@ class JobDefinition:
     timeout_s: float | None = None
 
 
+@dataclass(frozen=True)
+class PayloadField:
+    """One field of a public job's payload, as the HTTP trigger API checks it."""
+
+    type: str  # string, number, integer, boolean, object, array
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in PAYLOAD_FIELD_TYPES:
+            raise ValueError(
+                f"payload field type {self.type!r} is not one of {', '.join(PAYLOAD_FIELD_TYPES)}"
+            )
+
+
+PAYLOAD_FIELD_TYPES = ("string", "number", "integer", "boolean", "object", "array")
+
+
 #: Job types of scheduled tasks start with this; plugins' own job names cannot.
 SCHEDULED_JOB_PREFIX = "@"
 
@@ -87,6 +104,8 @@ class Plugin:
     run_every_hour: Handler | JobDefinition | None = None
     run_every_day: Handler | JobDefinition | None = None
     cron: Mapping[str, CronTask] = field(default_factory=dict)
+    #: jobs a web app may trigger over HTTP, with their payload fields; no others may be
+    public_jobs: Mapping[str, Mapping[str, PayloadField]] = field(default_factory=dict)
     setup: Callable[[Any], Any] | None = None
     teardown: Callable[[Any], Any] | None = None
 
@@ -107,6 +126,9 @@ class Plugin:
                     f"{SCHEDULED_JOB_PREFIX!r} (kept for scheduled tasks)"
                 )
             definitions[job_type] = definition
+        unknown = sorted(set(self.public_jobs) - set(definitions))
+        if unknown:
+            raise ValueError(f"plugin {self.name!r}: public job {unknown[0]!r} is not in its jobs")
         tasks = self._collect_scheduled()
         for task in tasks:
             definitions[task.job_type] = task.definition

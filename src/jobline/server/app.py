@@ -10,7 +10,8 @@ import uuid
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
-from jobline.http.service import HttpService
+from jobline.http.service import HttpService, RouteAdder
+from jobline.http.trigger_api import TriggerApi
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
 from jobline.migrator import opened
@@ -51,7 +52,8 @@ class Server:
         stack.callback(producer.close)
         services: list[Service] = []
         if Capability.HTTP in caps:
-            services.append(HttpService(s.http_host, s.http_port, self.readiness))
+            routes = await self._build_trigger_api(stack, producer, registry)
+            services.append(HttpService(s.http_host, s.http_port, self.readiness, routes))
         jobs_db: JobsDB | None = None
         if caps & {Capability.RUNNER, Capability.INTAKE, Capability.SCHEDULER}:
             jobs_db = await stack.enter_async_context(
@@ -125,6 +127,20 @@ class Server:
             )
         log.info("server.plugins", plugins=registry.names())
         return services
+
+    async def _build_trigger_api(
+        self, stack: AsyncExitStack, producer: JobProducer, registry: PluginRegistry
+    ) -> list[RouteAdder]:
+        """The trigger API needs the main DB; a process without API tokens opens none."""
+        s = self.settings
+        tokens = [t.strip() for t in s.api_tokens.split(",") if t.strip()]
+        if not tokens:
+            return []
+        main_db = await stack.enter_async_context(
+            opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+        )
+        api = TriggerApi(tokens, registry, ConfigCache(main_db), producer, s.max_message_bytes)
+        return [api.add_routes]
 
     async def _build_scheduler(
         self,
