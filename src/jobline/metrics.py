@@ -83,3 +83,8 @@ API_TRIGGERS = Counter(
     "Triggers received by the HTTP trigger API, by response status (202, 401, 404, 413, 422, ...)",
     ["status"],
 )
+PLUGINS_FAILED = Gauge(
+    "jobline_plugins_failed_to_load",
+    "Plugins named in JOBLINE_PLUGINS or entry points that failed to load in this process "
+    "(their jobs are postponed, the other plugins run); the log event plugin.load_failed says why",
+)

@@ -195,3 +195,15 @@ def test_a_cron_task_with_a_bad_spec_fails_at_definition() -> None:
 
     with pytest.raises(ValueError, match="invalid spec"):
         Plugin(name="p", cron={"bad": CronTask("61 * * * *", lambda p, m: None)})
+
+
+def test_discover_with_a_failures_list_keeps_the_plugins_that_load() -> None:
+    failures: list[PluginLoadError] = []
+    registry = PluginRegistry.discover(
+        f"no.such.module:plugin,{FIXTURES}:plugin,{FIXTURES}:not_a_plugin",
+        use_entry_points=False,
+        failures=failures,
+    )
+    assert registry.names() == ["fixture"]
+    assert len(failures) == 2
+    assert "no.such.module" in str(failures[0])

@@ -10,10 +10,12 @@ import uuid
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
+from jobline.errors import PluginLoadError
 from jobline.http.service import HttpService, RouteAdder
 from jobline.http.trigger_api import TriggerApi
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
+from jobline.metrics import PLUGINS_FAILED
 from jobline.migrator import opened
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
@@ -28,6 +30,16 @@ from jobline.store import JobsDB
 from jobline.store.ticks import TickStore
 
 log = get_logger("jobline.server")
+
+
+def load_plugins(plugins_setting: str) -> PluginRegistry:
+    """Every plugin that loads; each one that does not is logged and counted, not fatal."""
+    failures: list[PluginLoadError] = []
+    registry = PluginRegistry.discover(plugins_setting, failures=failures)
+    for failure in failures:
+        log.error("plugin.load_failed", error=str(failure))
+    PLUGINS_FAILED.set(len(failures))
+    return registry
 
 
 def new_runner_id() -> str:
@@ -47,7 +59,7 @@ class Server:
     async def _build(self, stack: AsyncExitStack) -> list[Service]:
         s = self.settings
         caps = self.capabilities
-        registry = PluginRegistry.discover(s.plugins)
+        registry = load_plugins(s.plugins)
         producer = build_producer(s)
         stack.callback(producer.close)
         services: list[Service] = []
