@@ -107,12 +107,13 @@ class MainDB:
 
 
 class ConfigCache:
-    """Plugin configs as the runner sees them: read in batches, kept for `ttl_s`.
+    """Plugin configs as the runner sees them: read in batches, kept until they change.
 
-    A config disabled in the main DB stops running jobs within `ttl_s`.
+    A `ConfigWatcher` drops an entry as soon as the main DB announces a change; while no
+    watcher listens, entries expire after `ttl_s`, so a change still lands within that.
     """
 
-    def __init__(self, main_db: MainDB, ttl_s: float = 10.0) -> None:
+    def __init__(self, main_db: MainDB, ttl_s: float = 5.0) -> None:
         self._main_db = main_db
         self._ttl_s = ttl_s
         self._entries: dict[int, tuple[float, PluginConfig | None]] = {}
@@ -125,3 +126,10 @@ class ConfigCache:
             for config_id in stale:
                 self._entries[config_id] = (now + self._ttl_s, found.get(config_id))
         return {i: self._entries[i][1] for i in ids}
+
+    def forget(self, config_id: int | None = None) -> None:
+        """Drop one config (or all, with None): the next read goes to the main DB."""
+        if config_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(config_id, None)

@@ -17,6 +17,7 @@ from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
 from jobline.metrics import PLUGINS_FAILED
 from jobline.migrator import opened
+from jobline.plugins.config_watcher import ConfigWatcher
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import JobProducer, build_producer
@@ -89,11 +90,13 @@ class Server:
                 default_max_attempts=s.max_attempts,
             )
             policy = ExecutionPolicy(s.job_timeout_s, s.max_attempts, s.retry_base_s, s.retry_cap_s)
+            configs = ConfigCache(main_db)
+            watcher = ConfigWatcher(s.database_url, s.schema_name, [configs.forget])
             runner = RunnerService(
                 jobs_db,
                 runner_id,
                 registry,
-                ConfigCache(main_db),
+                configs,
                 producer,
                 RunnerSettings(
                     s.runner_concurrency,
@@ -107,7 +110,7 @@ class Server:
             sampler = SamplerService(
                 jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
             )
-            services += [heartbeat, runner, sampler]
+            services += [heartbeat, watcher, runner, sampler]
         if Capability.SCHEDULER in caps:
             assert jobs_db is not None
             services.append(await self._build_scheduler(stack, jobs_db, producer, registry))
