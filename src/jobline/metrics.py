@@ -88,3 +88,12 @@ PLUGINS_FAILED = Gauge(
     "Plugins named in JOBLINE_PLUGINS or entry points that failed to load in this process "
     "(their jobs are postponed, the other plugins run); the log event plugin.load_failed says why",
 )
+PLUGIN_LOGS_DROPPED = Counter(
+    "jobline_plugin_logs_dropped_total",
+    "Plugin log entries dropped because the main DB did not keep up (the process log has them)",
+)
+PLUGIN_SETUPS = Counter(
+    "jobline_plugin_setups_total",
+    "Plugin setup() runs per plugin config, by result (ok, retry, errored)",
+    ["result"],
+)

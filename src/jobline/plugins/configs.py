@@ -34,7 +34,7 @@ def _row(r: TupleRow) -> PluginConfig:
 
 
 class MainDB:
-    """Plugin configs (and later plugin storage and logs) in the main DB."""
+    """Plugin configs in the main DB (storage.py and plugin_logs.py use its pool)."""
 
     def __init__(self, url: str, schema: str, *, max_size: int = 4) -> None:
         self.url = url
@@ -59,6 +59,15 @@ class MainDB:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    @property
+    def pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        """The shared pool, for the other main-DB modules (storage, plugin logs)."""
+        return self._pool
+
+    async def set_setup_error(self, config_id: int, error: str | None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(Q["set_setup_error"], {"id": config_id, "error": error})
 
     async def migrate(self) -> list[int]:
         return await migrate_database(

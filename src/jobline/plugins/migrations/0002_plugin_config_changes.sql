@@ -12,8 +12,10 @@ BEGIN
 END
 $$;
 
+-- Only the columns that change what runs: writing a setup error must not notify, or the
+-- servers would forget the config and set it up again in a loop.
 CREATE TRIGGER plugin_configs_changed
-AFTER INSERT OR UPDATE OR DELETE ON plugin_configs
+AFTER INSERT OR DELETE OR UPDATE OF team_id, plugin, enabled, settings ON plugin_configs
 FOR EACH ROW EXECUTE FUNCTION notify_plugin_config_change();
 
 -- Per-config key-value storage of plugins (meta.storage).
@@ -39,3 +41,8 @@ CREATE TABLE plugin_logs (
 );
 CREATE INDEX plugin_logs_config_idx ON plugin_logs (plugin_config_id, id);
 CREATE INDEX plugin_logs_logged_at_idx ON plugin_logs (logged_at);
+
+-- A config whose plugin's setup() kept failing: its jobs are postponed, and setup is tried
+-- again later or at the config's next change; a setup that succeeds clears the error.
+ALTER TABLE plugin_configs ADD COLUMN setup_error text;
+ALTER TABLE plugin_configs ADD COLUMN setup_failed_at timestamptz;
