@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     # scheduler
     scheduler_check_interval_s: float = Field(default=1.0, gt=0, le=60)
 
+    # plugins
+    plugin_log_retention_days: int = Field(default=7, ge=1, le=3650)
+
     # http
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)

@@ -32,6 +32,7 @@ def test_health_ready_and_metrics_answer(env: dict[str, str]) -> None:
             "http",
             "heartbeat",
             "config-watcher",
+            "plugin-logs",
             "runner",
             "sampler",
             "intake",

@@ -163,3 +163,29 @@ class PluginLogWriter(Service):
     def status(self) -> ServiceStatus:
         # Losing plugin logs is not losing jobs: never makes the process unready.
         return ServiceStatus(True, self._last_error or f"{len(self._buffer)} entries queued")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLogEntry:
+    id: int
+    level: str
+    message: str
+    fields: dict[str, Any]
+    job_id: int | None
+    job_type: str | None
+    logged_at: datetime
+
+
+async def read_plugin_logs(
+    main_db: MainDB, plugin_config_id: int, *, after_id: int | None, limit: int
+) -> list[StoredLogEntry]:
+    """The last `limit` entries (after_id None), or those after `after_id`, oldest first."""
+    name = "plugin_logs_tail" if after_id is None else "plugin_logs_after"
+    params = {"config_id": plugin_config_id, "after_id": after_id, "limit": limit}
+    async with main_db.pool.connection() as conn:
+        cur = await conn.execute(Q[name], params)
+        rows = await cur.fetchall()
+    return [
+        StoredLogEntry(int(r[0]), str(r[1]), str(r[2]), dict(r[3] or {}), r[4], r[5], r[6])
+        for r in rows
+    ]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from jobline.logs import get_logger
 from jobline.metrics import RUNNER_RUNNING
 from jobline.plugins.configs import ConfigCache, PluginConfig
+from jobline.plugins.context import PluginContext
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.base import JobProducer
 from jobline.runner.completer import Completer
@@ -52,6 +53,7 @@ class RunnerService(Service):
         producer: JobProducer,
         settings: RunnerSettings,
         beat_age_s: Callable[[], float],
+        context: PluginContext | None = None,
     ) -> None:
         super().__init__()
         self._db = jobs_db
@@ -60,7 +62,7 @@ class RunnerService(Service):
         self._s = settings
         self._beat_age_s = beat_age_s
         self._threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="job")
-        self._executor = JobExecutor(registry, producer, settings.policy, self._threads)
+        self._executor = JobExecutor(registry, producer, settings.policy, self._threads, context)
         self._completer = Completer(jobs_db, runner_id, postpone_s=settings.disabled_config_delay_s)
         self._wakeup = WakeUp(jobs_db)
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # fetched, running or waiting

@@ -19,6 +19,9 @@ from jobline.metrics import PLUGINS_FAILED
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
 from jobline.plugins.configs import ConfigCache, MainDB
+from jobline.plugins.context import PluginContext
+from jobline.plugins.lifecycle import SetupPolicy
+from jobline.plugins.plugin_logs import PluginLogBuffer, PluginLogWriter
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import JobProducer, build_producer
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
@@ -91,6 +94,13 @@ class Server:
             )
             policy = ExecutionPolicy(s.job_timeout_s, s.max_attempts, s.retry_base_s, s.retry_cap_s)
             configs = ConfigCache(main_db)
+            log_buffer = PluginLogBuffer()
+            log_writer = PluginLogWriter(
+                main_db, log_buffer, retention_days=s.plugin_log_retention_days
+            )
+            context = PluginContext(main_db, producer, log_buffer, SetupPolicy())
+            # Runs after every service stopped, while the main DB is still open.
+            stack.push_async_callback(context.lifecycle.teardown_all)
             watcher = ConfigWatcher(s.database_url, s.schema_name, [configs.forget])
             runner = RunnerService(
                 jobs_db,
@@ -106,11 +116,12 @@ class Server:
                     s.runner_dead_after_s / 2,
                 ),
                 beat_age_s=lambda: heartbeat.beat_age_s,
+                context=context,
             )
             sampler = SamplerService(
                 jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
             )
-            services += [heartbeat, watcher, runner, sampler]
+            services += [heartbeat, watcher, log_writer, runner, sampler]
         if Capability.SCHEDULER in caps:
             assert jobs_db is not None
             services.append(await self._build_scheduler(stack, jobs_db, producer, registry))
