@@ -1,8 +1,9 @@
 """`make demo`: the pipeline on the real services, with the example plugin.
 
 Starts `jobline serve` (all capabilities), triggers a handful of jobs from the CLI (some
-due now, some in a few seconds, one that fails and retries) and leaves the server running
-until Ctrl-C. DEMO_ONCE=1 stops it once the show is over.
+due now, some in a few seconds, one that fails and retries), lets the scheduler fire the
+plugin's scheduled task, shows the plugin's log, and leaves the server running until
+Ctrl-C. DEMO_ONCE=1 stops it once the show is over.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def main() -> int:
             "demo: every job ran (the second flaky one ends in failed_jobs after 3 attempts)",
             flush=True,
         )
+        time.sleep(6)  # at least one 5-second tick of the scheduled task `tick`
+        print(f"demo: `jobline logs --config {config_id}` (what the plugin logged):", flush=True)
+        print(jobline(env, "logs", "--config", config_id, "--lines", "8"), flush=True)
         if os.environ.get("DEMO_ONCE") == "1":
             server.send_signal(signal.SIGTERM)
             return server.wait(60)

@@ -1,4 +1,4 @@
-"""An example plugin: greets, counts down, and fails on purpose to show retries."""
+"""An example plugin: greets, counts down, fails on purpose to show retries, and ticks."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from jobline import JobDefinition, JobMeta, Plugin
+from jobline.plugins import CronTask
 
 
 async def greet(payload: dict[str, Any], meta: JobMeta) -> None:
@@ -27,6 +28,14 @@ async def flaky(payload: dict[str, Any], meta: JobMeta) -> None:
     meta.logger.info("hello.flaky_succeeded", attempt=meta.attempt)
 
 
+async def tick(payload: dict[str, Any], meta: JobMeta) -> None:
+    # A scheduled task: counts its runs in the config's storage, logs each one.
+    assert meta.storage is not None
+    ticks = int(await meta.storage.get("ticks", 0)) + 1
+    await meta.storage.set("ticks", ticks)
+    meta.logger.info("hello.tick", ticks=ticks, at=payload["tick"])
+
+
 plugin = Plugin(
     name="hello",
     jobs={
@@ -34,4 +43,6 @@ plugin = Plugin(
         "countdown": countdown,
         "flaky": JobDefinition(flaky, max_attempts=3),
     },
+    # every 5 seconds (croniter's 6th field is seconds); run_every_minute=... works too
+    cron={"tick": CronTask("* * * * * */5", tick)},
 )

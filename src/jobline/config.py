@@ -73,9 +73,17 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
     sample_interval_s: float = Field(default=10.0, gt=0, le=3600)
 
+    # scheduler
+    scheduler_check_interval_s: float = Field(default=1.0, gt=0, le=60)
+
+    # plugins
+    plugin_log_retention_days: int = Field(default=7, ge=1, le=3650)
+
     # http
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    #: bearer tokens of the HTTP trigger API (comma list); empty: the API answers 503
+    api_tokens: str = ""
 
     # logs
     log_format: str = Field(default="auto", pattern=r"^(auto|json|console)$")

@@ -66,3 +66,34 @@ INTAKE_LAG = Gauge(
     "jobline_intake_consumer_lag",
     "Messages of this process's partitions not yet read (high watermark - position)",
 )
+
+SCHEDULER_TICKS = Counter(
+    "jobline_scheduler_ticks_total",
+    "Scheduled-task ticks by schedule (minute, hour, day, cron) and result: fired by this "
+    "process, or skipped as stale (nobody fired them in time: missed, never fired late)",
+    ["schedule", "result"],
+)
+SCHEDULER_JOBS_ENQUEUED = Counter(
+    "jobline_scheduler_jobs_enqueued_total",
+    "Jobs triggered for fired ticks (one per enabled plugin config with the task)",
+    ["schedule"],
+)
+API_TRIGGERS = Counter(
+    "jobline_api_triggers_total",
+    "Triggers received by the HTTP trigger API, by response status (202, 401, 404, 413, 422, ...)",
+    ["status"],
+)
+PLUGINS_FAILED = Gauge(
+    "jobline_plugins_failed_to_load",
+    "Plugins named in JOBLINE_PLUGINS or entry points that failed to load in this process "
+    "(their jobs are postponed, the other plugins run); the log event plugin.load_failed says why",
+)
+PLUGIN_LOGS_DROPPED = Counter(
+    "jobline_plugin_logs_dropped_total",
+    "Plugin log entries dropped because the main DB did not keep up (the process log has them)",
+)
+PLUGIN_SETUPS = Counter(
+    "jobline_plugin_setups_total",
+    "Plugin setup() runs per plugin config, by result (ok, retry, errored)",
+    ["result"],
+)

@@ -28,7 +28,15 @@ def test_health_ready_and_metrics_answer(env: dict[str, str]) -> None:
         status, body = _get(server.port, "/_ready")
         services = json.loads(body)["services"]
         assert status == 200
-        assert set(services) == {"http", "heartbeat", "runner", "sampler", "intake"}
+        assert set(services) == {
+            "http",
+            "heartbeat",
+            "config-watcher",
+            "plugin-logs",
+            "runner",
+            "sampler",
+            "intake",
+        }
 
         def sampled() -> bool:
             return "jobline_runners_live 1.0" in _get(server.port, "/metrics")[1]

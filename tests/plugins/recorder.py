@@ -8,6 +8,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from jobline import JobDefinition, JobMeta, Plugin
+from jobline.plugins import PayloadField
 
 _pool: AsyncConnectionPool | None = None
 
@@ -70,4 +71,6 @@ plugin = Plugin(
         # sleeps past its own timeout: cancelled and failed, twice
         "too_slow": JobDefinition(record_slow, max_attempts=2, timeout_s=0.5),
     },
+    # what the HTTP trigger API may start, and with which payload
+    public_jobs={"record": {"n": PayloadField("integer", required=True)}},
 )

@@ -162,3 +162,48 @@ def test_a_broken_entry_point_names_itself_in_the_error(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(PluginLoadError, match="entry point 'hello'"):
         PluginRegistry.discover("")
+
+
+def test_scheduled_tasks_become_job_types_with_posthog_attempts() -> None:
+    from jobline.plugins import CronTask
+
+    def tick(payload: object, meta: object) -> None:
+        return None
+
+    plugin = Plugin(
+        name="ticker",
+        run_every_minute=tick,
+        run_every_day=JobDefinition(tick, max_attempts=3),
+        cron={"nightly": CronTask("0 3 * * *", tick)},
+    )
+    tasks = {t.name: t for t in plugin.scheduled_tasks}
+    assert set(tasks) == {"run_every_minute", "run_every_day", "nightly"}
+    assert tasks["run_every_minute"].definition.max_attempts == 1
+    assert tasks["run_every_day"].definition.max_attempts == 3  # overridden
+    assert tasks["nightly"].cron == "0 3 * * *"
+    minute = plugin.job("@run_every_minute")
+    assert minute is not None and minute.handler is tick
+
+
+def test_a_job_name_may_not_take_the_scheduled_prefix() -> None:
+    with pytest.raises(ValueError, match="kept for scheduled tasks"):
+        Plugin(name="p", jobs={"@sneaky": lambda p, m: None})
+
+
+def test_a_cron_task_with_a_bad_spec_fails_at_definition() -> None:
+    from jobline.plugins import CronTask
+
+    with pytest.raises(ValueError, match="invalid spec"):
+        Plugin(name="p", cron={"bad": CronTask("61 * * * *", lambda p, m: None)})
+
+
+def test_discover_with_a_failures_list_keeps_the_plugins_that_load() -> None:
+    failures: list[PluginLoadError] = []
+    registry = PluginRegistry.discover(
+        f"no.such.module:plugin,{FIXTURES}:plugin,{FIXTURES}:not_a_plugin",
+        use_entry_points=False,
+        failures=failures,
+    )
+    assert registry.names() == ["fixture"]
+    assert len(failures) == 2
+    assert "no.such.module" in str(failures[0])

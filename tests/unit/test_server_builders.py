@@ -33,10 +33,6 @@ async def test_the_api_mode_builds_only_the_http_service() -> None:
     assert await build(Capability.HTTP) == ["http"]
 
 
-async def test_the_scheduler_capability_builds_no_service_until_the_scheduler_exists() -> None:
-    assert await build(Capability.SCHEDULER, Capability.HTTP) == ["http"]
-
-
 def test_the_runner_and_intake_settings_come_from_the_server_settings() -> None:
     settings = load_settings(runner_concurrency=7, intake_batch_size=33, runner_dead_after_s=20)
     assert runner_settings(settings).concurrency == 7

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -14,13 +14,18 @@ from jobline.service import Service, ServiceStatus
 log = get_logger("jobline.http")
 
 Readiness = Callable[[], Mapping[str, ServiceStatus]]
+#: adds routes of another part (the trigger API, later the admin API) to the app
+RouteAdder = Callable[[web.Application], None]
 
 
 class HttpService(Service):
     name = "http"
 
-    def __init__(self, host: str, port: int, readiness: Readiness) -> None:
+    def __init__(
+        self, host: str, port: int, readiness: Readiness, routes: Sequence[RouteAdder] = ()
+    ) -> None:
         super().__init__()
+        self._route_adders = list(routes)
         self._host = host
         self._port = port
         self._readiness = readiness
@@ -32,6 +37,8 @@ class HttpService(Service):
         app.router.add_get("/_health", self._health)
         app.router.add_get("/_ready", self._ready)
         app.router.add_get("/metrics", self._metrics)
+        for add_routes in self._route_adders:
+            add_routes(app)
         return app
 
     async def _health(self, _request: web.Request) -> web.Response:

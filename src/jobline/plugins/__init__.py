@@ -1,5 +1,12 @@
 """Plugins: their definition, discovery, configs in the main DB, and handler meta."""
 
-from jobline.plugins.plugin import Handler, JobDefinition, Plugin
+from jobline.plugins.plugin import (
+    CronTask,
+    Handler,
+    JobDefinition,
+    PayloadField,
+    Plugin,
+    ScheduledTask,
+)
 
-__all__ = ["Handler", "JobDefinition", "Plugin"]
+__all__ = ["CronTask", "Handler", "JobDefinition", "PayloadField", "Plugin", "ScheduledTask"]

@@ -34,7 +34,7 @@ def _row(r: TupleRow) -> PluginConfig:
 
 
 class MainDB:
-    """Plugin configs (and later plugin storage and logs) in the main DB."""
+    """Plugin configs in the main DB (storage.py and plugin_logs.py use its pool)."""
 
     def __init__(self, url: str, schema: str, *, max_size: int = 4) -> None:
         self.url = url
@@ -59,6 +59,15 @@ class MainDB:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    @property
+    def pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        """The shared pool, for the other main-DB modules (storage, plugin logs)."""
+        return self._pool
+
+    async def set_setup_error(self, config_id: int, error: str | None) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(Q["set_setup_error"], {"id": config_id, "error": error})
 
     async def migrate(self) -> list[int]:
         return await migrate_database(
@@ -98,18 +107,22 @@ class MainDB:
     async def list_configs(self) -> list[PluginConfig]:
         return await self._rows("list_configs", {})
 
+    async def enabled_configs_of(self, plugin: str) -> list[PluginConfig]:
+        return await self._rows("enabled_configs_of_plugin", {"plugin": plugin})
+
     async def set_enabled(self, config_id: int, enabled: bool) -> PluginConfig | None:
         rows = await self._rows("set_enabled", {"id": config_id, "enabled": enabled})
         return rows[0] if rows else None
 
 
 class ConfigCache:
-    """Plugin configs as the runner sees them: read in batches, kept for `ttl_s`.
+    """Plugin configs as the runner sees them: read in batches, kept until they change.
 
-    A config disabled in the main DB stops running jobs within `ttl_s`.
+    A `ConfigWatcher` drops an entry as soon as the main DB announces a change; while no
+    watcher listens, entries expire after `ttl_s`, so a change still lands within that.
     """
 
-    def __init__(self, main_db: MainDB, ttl_s: float = 10.0) -> None:
+    def __init__(self, main_db: MainDB, ttl_s: float = 5.0) -> None:
         self._main_db = main_db
         self._ttl_s = ttl_s
         self._entries: dict[int, tuple[float, PluginConfig | None]] = {}
@@ -122,3 +135,10 @@ class ConfigCache:
             for config_id in stale:
                 self._entries[config_id] = (now + self._ttl_s, found.get(config_id))
         return {i: self._entries[i][1] for i in ids}
+
+    def forget(self, config_id: int | None = None) -> None:
+        """Drop one config (or all, with None): the next read goes to the main DB."""
+        if config_id is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(config_id, None)

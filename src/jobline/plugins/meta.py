@@ -6,7 +6,7 @@ describes its shape, so that importing a plugin never loads a Kafka or database 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -47,6 +47,34 @@ class ConfigTriggers(Protocol):
     def __getattr__(self, job_type: str) -> Any: ...
 
 
+class ConfigStorage(Protocol):
+    """`meta.storage` (`plugins.storage.PluginStorage`): JSON values per plugin config."""
+
+    async def get(self, key: str, default: Any = None) -> Any: ...
+
+    async def set(self, key: str, value: Any) -> None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    def get_sync(self, key: str, default: Any = None) -> Any: ...
+
+    def set_sync(self, key: str, value: Any) -> None: ...
+
+    def delete_sync(self, key: str) -> None: ...
+
+
+class PluginLog(Protocol):
+    """`meta.logger` (`plugins.plugin_logs.PluginLogger`): structlog-style calls."""
+
+    def debug(self, message: str, **fields: Any) -> Any: ...
+
+    def info(self, message: str, **fields: Any) -> Any: ...
+
+    def warning(self, message: str, **fields: Any) -> Any: ...
+
+    def error(self, message: str, **fields: Any) -> Any: ...
+
+
 # slots, not frozen: built once per run, and a frozen dataclass pays per field to build.
 @dataclass(slots=True)
 class JobMeta:
@@ -60,4 +88,9 @@ class JobMeta:
     job_type: str
     #: 1 for the first run, 2 for the first retry, ...
     attempt: int
-    logger: structlog.typing.FilteringBoundLogger
+    #: structlog-style calls; from a server, entries are also kept per config (`jobline logs`)
+    logger: structlog.typing.FilteringBoundLogger | PluginLog
+    #: the config's key-value store in the main DB (None outside a server)
+    storage: ConfigStorage | None = None
+    #: per-config object that the plugin's setup fills (`global` is a Python keyword)
+    global_: dict[str, Any] = field(default_factory=dict)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Iterable
-from importlib.metadata import entry_points
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
 
 from jobline.errors import PluginLoadError
 from jobline.plugins.plugin import Plugin
@@ -63,19 +64,50 @@ class PluginRegistry:
         return sorted(self._plugins)
 
     @classmethod
-    def discover(cls, plugins_setting: str, *, use_entry_points: bool = True) -> PluginRegistry:
+    def discover(
+        cls,
+        plugins_setting: str,
+        *,
+        use_entry_points: bool = True,
+        failures: list[PluginLoadError] | None = None,
+    ) -> PluginRegistry:
+        """Load every plugin named; the first that fails raises, unless `failures` is given.
+
+        With a `failures` list (what `jobline serve` passes), a plugin that cannot be loaded
+        is left out and its error appended: one broken plugin never stops the others.
+        """
         registry = cls()
-        if use_entry_points:
-            for ep in entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    loaded = ep.load()
-                except Exception as exc:
-                    raise PluginLoadError(
-                        f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r} "
-                        f"failed to load: {exc}"
-                    ) from exc
-                registry.add(_as_plugin(loaded, f"entry point {ep.name!r}"))
-        for spec in plugins_setting.split(","):
-            if spec.strip():
-                registry.add(_load_spec(spec.strip()))
+        loaders = [
+            *(_entry_point_loaders() if use_entry_points else []),
+            *_spec_loaders(plugins_setting),
+        ]
+        for load in loaders:
+            try:
+                registry.add(load())
+            except PluginLoadError as exc:
+                if failures is None:
+                    raise
+                failures.append(exc)
         return registry
+
+
+def _entry_point_loaders() -> list[Callable[[], Plugin]]:
+    return [
+        functools.partial(_load_entry_point, ep) for ep in entry_points(group=ENTRY_POINT_GROUP)
+    ]
+
+
+def _spec_loaders(plugins_setting: str) -> list[Callable[[], Plugin]]:
+    specs = [spec.strip() for spec in plugins_setting.split(",") if spec.strip()]
+    return [functools.partial(_load_spec, spec) for spec in specs]
+
+
+def _load_entry_point(ep: EntryPoint) -> Plugin:
+    try:
+        loaded = ep.load()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r} "
+            f"failed to load: {exc}"
+        ) from exc
+    return _as_plugin(loaded, f"entry point {ep.name!r}")

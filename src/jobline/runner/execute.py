@@ -14,12 +14,13 @@ from jobline.logs import get_logger
 from jobline.metrics import JOB_DURATION, JOB_EXECUTION_LAG, JOBS_RUN
 from jobline.plugins.configs import PluginConfig
 from jobline.plugins.meta import JobMeta
-from jobline.plugins.plugin import Handler, JobDefinition
+from jobline.plugins.plugin import Handler, JobDefinition, Plugin
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.base import JobProducer
 from jobline.producer.trigger import ConfigJobs
 from jobline.runner.backoff import backoff_seconds
 from jobline.runner.outcome import Outcome, Result
+from jobline.runner.plugin_context import JobIdentity, PluginContext
 from jobline.store import FetchedJob
 
 log = get_logger("jobline.runner")
@@ -54,7 +55,9 @@ class JobExecutor:
         producer: JobProducer,
         policy: ExecutionPolicy,
         threads: ThreadPoolExecutor,
+        context: PluginContext | None = None,
     ) -> None:
+        self._context = context
         self._registry = registry
         self._producer = producer
         self._policy = policy
@@ -129,16 +132,11 @@ class JobExecutor:
         bound = log.bind(
             job_id=job.id, type=job.type, plugin_config_id=job.plugin_config_id, team_id=job.team_id
         )
-        meta = JobMeta(
-            config=config.settings,
-            team_id=job.team_id,
-            plugin_config_id=job.plugin_config_id,
-            jobs=ConfigJobs(self._producer, job.plugin_config_id, job.team_id),
-            job_id=job.id,
-            job_type=job.type,
-            attempt=job.attempts + 1,
-            logger=bound,
-        )
+        if self._context is not None:
+            setup_error = await self._context.prepare(self._registry_plugin(config), config)
+            if setup_error is not None:
+                return self._postpone(job, f"plugin setup failing: {setup_error}")
+        meta = self._meta(job, config, bound)
         timeout_s = definition.timeout_s or self._policy.default_timeout_s
         metrics = self._metrics_of(job.type)
         metrics.lag.observe(max(0.0, (datetime.now(UTC) - job.run_at).total_seconds()))
@@ -159,6 +157,40 @@ class JobExecutor:
             return Outcome(job.id, Result.SUCCESS)
         metrics.duration.observe(time.perf_counter() - started)
         return self._failure(job, definition, error, bound)
+
+    def _registry_plugin(self, config: PluginConfig) -> Plugin:
+        plugin = self._registry.get(config.plugin)
+        assert plugin is not None  # _resolve checked it
+        return plugin
+
+    def _meta(self, job: FetchedJob, config: PluginConfig, bound: Any) -> JobMeta:
+        identity = JobIdentity(
+            job.id, job.type, job.plugin_config_id, job.team_id, job.attempts + 1
+        )
+        if self._context is not None:
+            return self._context.job_meta(identity, config)
+        return JobMeta(
+            config=config.settings,
+            team_id=job.team_id,
+            plugin_config_id=job.plugin_config_id,
+            jobs=ConfigJobs(self._producer, job.plugin_config_id, job.team_id),
+            job_id=job.id,
+            job_type=job.type,
+            attempt=identity.attempt,
+            logger=bound,
+        )
+
+    def _postpone(self, job: FetchedJob, reason: str) -> Outcome:
+        self._metrics_of(job.type).skipped.inc()
+        log.info(
+            "job.postponed",
+            job_id=job.id,
+            type=job.type,
+            plugin_config_id=job.plugin_config_id,
+            team_id=job.team_id,
+            reason=reason,
+        )
+        return Outcome(job.id, Result.SKIPPED)
 
     async def _call(self, definition: JobDefinition, payload: Any, meta: JobMeta) -> None:
         handler = definition.handler

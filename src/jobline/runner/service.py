@@ -23,6 +23,7 @@ from jobline.producer.base import JobProducer
 from jobline.runner.completer import Completer
 from jobline.runner.execute import ExecutionPolicy, JobExecutor
 from jobline.runner.outcome import Outcome, Result
+from jobline.runner.plugin_context import PluginContext
 from jobline.runner.wakeup import WakeUp
 from jobline.service import Service, ServiceStatus
 from jobline.store import FetchedJob, JobsDB
@@ -52,6 +53,7 @@ class RunnerService(Service):
         producer: JobProducer,
         settings: RunnerSettings,
         beat_age_s: Callable[[], float],
+        context: PluginContext | None = None,
     ) -> None:
         super().__init__()
         self._db = jobs_db
@@ -60,7 +62,7 @@ class RunnerService(Service):
         self._s = settings
         self._beat_age_s = beat_age_s
         self._threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="job")
-        self._executor = JobExecutor(registry, producer, settings.policy, self._threads)
+        self._executor = JobExecutor(registry, producer, settings.policy, self._threads, context)
         self._completer = Completer(jobs_db, runner_id, postpone_s=settings.disabled_config_delay_s)
         self._wakeup = WakeUp(jobs_db)
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # fetched, running or waiting

@@ -13,23 +13,42 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
-from jobline.http.service import HttpService
+from jobline.errors import PluginLoadError
+from jobline.http.service import HttpService, RouteAdder
+from jobline.http.trigger_api import TriggerApi
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
+from jobline.metrics import PLUGINS_FAILED
 from jobline.migrator import opened
+from jobline.plugins.config_watcher import ConfigWatcher
 from jobline.plugins.configs import ConfigCache, MainDB
+from jobline.plugins.lifecycle import SetupPolicy
+from jobline.plugins.plugin_logs import PluginLogBuffer, PluginLogWriter
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import JobProducer, build_producer
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
 from jobline.runner.execute import ExecutionPolicy
+from jobline.runner.plugin_context import PluginContext
 from jobline.runner.sampler import SamplerService
+from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.server.capabilities import START_ORDER, Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.ticks import TickStore
 
 log = get_logger("jobline.server")
 
 Readiness = Callable[[], Mapping[str, ServiceStatus]]
+
+
+def load_plugins(plugins_setting: str) -> PluginRegistry:
+    """Every plugin that loads; each one that does not is logged and counted, not fatal."""
+    failures: list[PluginLoadError] = []
+    registry = PluginRegistry.discover(plugins_setting, failures=failures)
+    for failure in failures:
+        log.error("plugin.load_failed", error=str(failure))
+    PLUGINS_FAILED.set(len(failures))
+    return registry
 
 
 def new_runner_id() -> str:
@@ -82,7 +101,8 @@ class ServiceBuilder:
         self._stack = stack
         self._readiness = readiness
         self._jobs_db: JobsDB | None = None
-        self.registry = PluginRegistry.discover(settings.plugins)
+        self._main_db: MainDB | None = None
+        self.registry = load_plugins(settings.plugins)
         self.producer: JobProducer = build_producer(settings)
         stack.callback(self.producer.close)
 
@@ -112,15 +132,33 @@ class ServiceBuilder:
             )
         return self._jobs_db
 
+    async def main_db(self) -> MainDB:
+        if self._main_db is None:
+            s = self._s
+            self._main_db = await self._stack.enter_async_context(
+                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+            )
+        return self._main_db
+
     async def http(self) -> list[Service]:
-        return [HttpService(self._s.http_host, self._s.http_port, self._readiness)]
+        s = self._s
+        routes = await self.trigger_api()
+        return [HttpService(s.http_host, s.http_port, self._readiness, routes)]
+
+    async def trigger_api(self) -> list[RouteAdder]:
+        """The trigger API needs the main DB; a process without API tokens opens none."""
+        s = self._s
+        tokens = [t.strip() for t in s.api_tokens.split(",") if t.strip()]
+        if not tokens:
+            return []
+        configs = ConfigCache(await self.main_db())
+        api = TriggerApi(tokens, self.registry, configs, self.producer, s.max_message_bytes)
+        return [api.add_routes]
 
     async def runner(self) -> list[Service]:
         s = self._s
         jobs_db = await self.jobs_db()
-        main_db = await self._stack.enter_async_context(
-            opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
-        )
+        main_db = await self.main_db()
         runner_id = new_runner_id()
         heartbeat = HeartbeatService(
             jobs_db,
@@ -130,27 +168,40 @@ class ServiceBuilder:
             dead_after_s=s.runner_dead_after_s,
             default_max_attempts=s.max_attempts,
         )
+        configs = ConfigCache(main_db)
+        watcher = ConfigWatcher(s.database_url, s.schema_name, [configs.forget])
+        log_buffer = PluginLogBuffer()
+        log_writer = PluginLogWriter(
+            main_db, log_buffer, retention_days=s.plugin_log_retention_days
+        )
+        context = PluginContext(main_db, self.producer, log_buffer, SetupPolicy())
+        # Runs after every service stopped, while the main DB is still open.
+        self._stack.push_async_callback(context.lifecycle.teardown_all)
         runner = RunnerService(
             jobs_db,
             runner_id,
             self.registry,
-            ConfigCache(main_db),
+            configs,
             self.producer,
             runner_settings(s),
             beat_age_s=lambda: heartbeat.beat_age_s,
+            context=context,
         )
         sampler = SamplerService(
             jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
         )
-        return [heartbeat, runner, sampler]
+        return [heartbeat, watcher, log_writer, runner, sampler]
 
     async def scheduler(self) -> list[Service]:
-        log.warning(
-            "scheduler.not_available",
-            detail="the scheduler capability is not built yet; nothing fires "
-            "scheduled tasks in this process",
+        s = self._s
+        scheduler = SchedulerService(
+            TickStore(await self.jobs_db()),
+            await self.main_db(),
+            self.producer,
+            plan_tasks(self.registry),
+            SchedulerSettings(new_runner_id(), s.scheduler_check_interval_s),
         )
-        return []
+        return [scheduler]
 
     async def intake(self) -> list[Service]:
         # Opened (and migrated) even for the direct intake: its producers write into it.

@@ -128,6 +128,11 @@ class JobsDB:
         await self._fetch_pool.close()
         await self._pool.close()
 
+    @property
+    def pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        """The shared pool, for the store's other modules (ticks.py)."""
+        return self._pool
+
     async def migrate(self) -> list[int]:
         return await migrate_database(
             self.url,
