@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from jobline import Jobs
 from jobline.config import Settings, load_settings
@@ -13,10 +14,18 @@ from jobline.config import Settings, load_settings
 from .helpers import ROOT, ServeProcess, add_config, scalar, wait_until
 
 
-def test_setup_storage_and_plugin_logs_round_trip(
-    env: dict[str, str], runs_table: str, settings: Settings
+def test_setup_storage_attachments_and_plugin_logs_round_trip(
+    env: dict[str, str], runs_table: str, settings: Settings, tmp_path: Path
 ) -> None:
     good = add_config(env, plugin="lifecycle", team=3)
+    motto = tmp_path / "motto.txt"
+    motto.write_text("nothing lost")
+    subprocess.run(
+        [sys.executable, "-m", "jobline.cli", "configs", "attach", str(good), "--file", str(motto)],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=True,
+    )
     server_env = {
         **env,
         "JOBLINE_PLUGINS": "tests.plugins.lifecycle_plugin:plugin",
@@ -46,7 +55,7 @@ def test_setup_storage_and_plugin_logs_round_trip(
         )
         [entry] = [json.loads(line) for line in shown.stdout.splitlines()]
         assert entry["message"] == "remembered"
-        assert entry["fields"] == {"n": 5, "greeting": "hi"}
+        assert entry["fields"] == {"n": 5, "greeting": "hi", "motto": "nothing lost"}
     finally:
         assert server.stop() == 0
 

@@ -19,7 +19,10 @@ async def remember(payload: Any, meta: JobMeta) -> None:
     assert meta.storage is not None
     await meta.storage.set("n", payload["n"])
     stored = await meta.storage.get("n")
-    meta.logger.info("remembered", n=stored, greeting=meta.global_.get("greeting"))
+    assert meta.attachments is not None
+    attached = await meta.attachments.get("motto.txt")
+    motto = attached.data.decode() if attached else None
+    meta.logger.info("remembered", n=stored, greeting=meta.global_.get("greeting"), motto=motto)
     await record(payload, meta)
 
 

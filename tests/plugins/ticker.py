@@ -1,4 +1,4 @@
-"""Test plugin with scheduled tasks: a tick every 2 s, and a slow one every second."""
+"""Test plugin with scheduled tasks: every minute, a tick every 2 s, a slow one every second."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ async def slow_tick(payload: Any, meta: JobMeta) -> None:
 
 plugin = Plugin(
     name="ticker",
+    run_every_minute=record,
     cron={
         "every2s": CronTask("* * * * * */2", record),
         "slow_every_second": CronTask("* * * * * *", slow_tick),

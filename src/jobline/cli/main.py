@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jobline.cli import attachments as cli_attachments
 from jobline.cli import logs as cli_logs
 from jobline.config import Settings, load_settings
 from jobline.errors import ConfigError, JoblineError, UnknownPluginConfig
@@ -35,6 +36,8 @@ app = typer.Typer(
 configs_app = typer.Typer(help="Plugin configs in the main DB.", no_args_is_help=True)
 app.add_typer(configs_app, name="configs")
 app.command("logs")(cli_logs.logs)
+configs_app.command("attach")(cli_attachments.attach)
+configs_app.command("detach")(cli_attachments.detach)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

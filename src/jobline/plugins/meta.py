@@ -63,6 +63,14 @@ class ConfigStorage(Protocol):
     def delete_sync(self, key: str) -> None: ...
 
 
+class ConfigAttachments(Protocol):
+    """`meta.attachments` (`plugins.attachments.PluginAttachments`): files of the config."""
+
+    async def get(self, name: str) -> Any: ...
+
+    async def names(self) -> list[str]: ...
+
+
 class PluginLog(Protocol):
     """`meta.logger` (`plugins.plugin_logs.PluginLogger`): structlog-style calls."""
 
@@ -92,5 +100,7 @@ class JobMeta:
     logger: structlog.typing.FilteringBoundLogger | PluginLog
     #: the config's key-value store in the main DB (None outside a server)
     storage: ConfigStorage | None = None
+    #: files attached to the config (`jobline configs attach`); None outside a server
+    attachments: ConfigAttachments | None = None
     #: per-config object that the plugin's setup fills (`global` is a Python keyword)
     global_: dict[str, Any] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobline.plugins.attachments import PluginAttachments
 from jobline.plugins.configs import MainDB, PluginConfig
 from jobline.plugins.lifecycle import PluginLifecycle, SetupPolicy
 from jobline.plugins.meta import JobMeta
@@ -29,6 +30,7 @@ class ConfigMeta:
     plugin_config_id: int
     jobs: ConfigJobs
     storage: PluginStorage
+    attachments: PluginAttachments
     logger: PluginLogger
     #: per-config object that setup fills and every job of the config sees
     global_: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class PluginContext:
             attempt=job.attempt,
             logger=PluginLogger(self._log_buffer, job.plugin_config_id, job.id, job.type),
             storage=PluginStorage(self._main_db, job.plugin_config_id),
+            attachments=PluginAttachments(self._main_db, job.plugin_config_id),
             global_=self.lifecycle.global_of(job.plugin_config_id),
         )
 
@@ -85,6 +88,7 @@ class PluginContext:
             plugin_config_id=config.id,
             jobs=ConfigJobs(self._producer, config.id, config.team_id),
             storage=PluginStorage(self._main_db, config.id),
+            attachments=PluginAttachments(self._main_db, config.id),
             logger=PluginLogger(self._log_buffer, config.id),
             global_=global_,
         )

@@ -63,3 +63,19 @@ UPDATE plugin_configs
 SET setup_error = %(error)s,
     setup_failed_at = CASE WHEN %(error)s::text IS NULL THEN NULL ELSE now() END
 WHERE id = %(id)s
+
+-- name: attachment_get
+SELECT name, content_type, data FROM plugin_attachments
+WHERE plugin_config_id = %(config_id)s AND name = %(name)s
+
+-- name: attachment_names
+SELECT name FROM plugin_attachments WHERE plugin_config_id = %(config_id)s ORDER BY name
+
+-- name: attachment_set
+INSERT INTO plugin_attachments (plugin_config_id, name, content_type, data)
+VALUES (%(config_id)s, %(name)s, %(content_type)s, %(data)s)
+ON CONFLICT (plugin_config_id, name) DO UPDATE
+SET content_type = EXCLUDED.content_type, data = EXCLUDED.data, updated_at = now()
+
+-- name: attachment_delete
+DELETE FROM plugin_attachments WHERE plugin_config_id = %(config_id)s AND name = %(name)s
