@@ -36,21 +36,19 @@ PYTHON_FIELDS = set(JobMessage.model_fields)
 
 # Any Unicode scalar but NUL: what UTF-8 encodes (no surrogates), NUL left out.
 storable_chars = st.characters(codec="utf-8", exclude_characters="\x00")
-storable_text = st.text(storable_chars, max_size=20)
 LARGEST_INT = 10**MAX_INT_DIGITS - 1
-
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
+storable_numbers = (
+    st.integers()
     | st.sampled_from([LARGEST_INT, -LARGEST_INT, DB_INT_MAX + 1, 2**64])
     | st.floats(allow_nan=False, allow_infinity=False)
-    | storable_text
 )
+
+
 json_values = st.recursive(
-    json_scalars,
+    st.none() | st.booleans() | storable_numbers | st.text(storable_chars, max_size=20),
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(storable_text, children, max_size=4)
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(storable_chars, max_size=10), children, max_size=4)
     ),
     max_leaves=8,
 )
@@ -59,12 +57,16 @@ extra_names = st.text(storable_chars, min_size=1, max_size=12).filter(
 )
 
 
+def fit(text: str, max_bytes: int) -> str:
+    """`text` cut to at most `max_bytes` UTF-8 bytes, never empty."""
+    return text.encode()[:max_bytes].decode(errors="ignore") or "x"
+
+
 def names(max_bytes: int) -> st.SearchStrategy[str]:
     """Non-empty names of at most `max_bytes` UTF-8 bytes, often right at the limit."""
+    short_text = st.text(storable_chars, min_size=1, max_size=30)
     long_text = st.text(storable_chars, min_size=1, max_size=max_bytes)
-    return (st.text(storable_chars, min_size=1, max_size=30) | long_text).map(
-        lambda s: s.encode()[:max_bytes].decode(errors="ignore") or "x"
-    )
+    return (short_text | long_text).map(lambda s: fit(s, max_bytes))
 
 
 @st.composite
@@ -87,3 +89,33 @@ def wire_jobs(draw: st.DrawFn) -> dict[str, Any]:
     fields.update({name: value for name, value in optional.items() if value is not None})
     fields.update(draw(st.dictionaries(extra_names, json_values, max_size=3)))
     return fields
+
+
+# What the jobs DB cannot store (or JSON cannot carry): the codec must refuse each one.
+POISON_CHARS = ["\x00", "\ud800", "\udfff"]
+POISON_NUMBERS = [float("nan"), -float("inf")]
+
+
+@st.composite
+def poisoned(draw: st.DrawFn, fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with one poison character or number put into one place."""
+    char = draw(st.sampled_from(POISON_CHARS))
+    poison: Any = draw(st.sampled_from([char, f"a{char}b", *POISON_NUMBERS]))
+    place = draw(st.sampled_from(["type", "jobKey", "queue", "payload", "key", "extra", "name"]))
+    fields = dict(fields)
+    if place in ("type", "jobKey", "queue"):
+        fields[place] = f"{fields.get(place, '')}{char}"
+    elif place == "payload":
+        fields["payload"] = {"p": [fields["payload"], poison]}
+    elif place == "key":
+        fields["payload"] = {f"k{char}": fields["payload"]}
+    elif place == "extra":
+        fields["origin"] = {"deep": poison}
+    else:
+        fields[f"origin{char}"] = 1
+    return fields
+
+
+def wire_jobs_sometimes_poisoned() -> st.SearchStrategy[dict[str, Any]]:
+    """Valid job messages, and as many with one value the codec must refuse."""
+    return wire_jobs().flatmap(lambda fields: st.just(fields) | poisoned(fields))

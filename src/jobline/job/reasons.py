@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from jobline.errors import InvalidJob
-from jobline.job.storable import Problem
+from jobline.job.storable import SURROGATE_TEXT, Problem
 
 #: every reason a message can be refused with (`too_large` only when encoding)
 REASONS = frozenset(
@@ -45,7 +45,7 @@ def reason_of(kind: str) -> str:
         return "missing_field"
     if kind == "string_too_short":
         return "empty_value"
-    if kind == "unstorable":
+    if kind in ("unstorable", "string_unicode"):
         return "unstorable"
     if kind.endswith("_type") or kind.endswith("_parsing") or kind == "enum":
         return "wrong_type"
@@ -57,6 +57,12 @@ def problem_error(problem: Problem) -> PydanticCustomError:
     return PydanticCustomError(
         problem.reason, "{text}", {"field": problem.field, "text": problem.text}
     )
+
+
+def _message_of(error: Any) -> str:
+    if error["type"] == "string_unicode":  # a Python str holding a lone surrogate
+        return SURROGATE_TEXT
+    return str(error["msg"])
 
 
 def _field_of(error: Any) -> str:
@@ -72,7 +78,7 @@ def invalid_job(exc: ValidationError) -> InvalidJob:
     first = errors[0]
     field = _field_of(first)
     reason = reason_of(str(first["type"]))
-    detail = "; ".join(f"{_field_of(e)}: {e['msg']}" for e in errors)
+    detail = "; ".join(f"{_field_of(e)}: {_message_of(e)}" for e in errors)
     if reason != "unstorable":
         detail = f"{detail}; {_FORMAT_HINT}"
     return InvalidJob(reason, f"invalid job ({reason} at {field}): {detail}")

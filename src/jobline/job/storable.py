@@ -26,6 +26,12 @@ _NUMBER_SHAPE = bytes.maketrans(b"0123456789E", b"0000000000e")
 _LONG_RUN = b"0" * 200
 
 
+SURROGATE_TEXT = (
+    "holds a lone UTF-16 surrogate, which UTF-8 and PostgreSQL cannot store: "
+    "send valid Unicode text (pair the surrogates)"
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a value cannot be stored: its reason name, where it is, and what is wrong."""
@@ -63,12 +69,7 @@ def text_problem(text: str, field: str) -> Problem | None:
             text.encode()
         except UnicodeEncodeError as exc:
             code = ord(text[exc.start])
-            return Problem(
-                "unstorable",
-                field,
-                f"holds a lone UTF-16 surrogate (U+{code:04X}), which UTF-8 and PostgreSQL "
-                "cannot store: send valid Unicode text (pair the surrogates)",
-            )
+            return Problem("unstorable", field, f"{SURROGATE_TEXT} (U+{code:04X})")
     return None
 
 
