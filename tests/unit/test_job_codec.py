@@ -12,42 +12,11 @@ from hypothesis import strategies as st
 
 from jobline.errors import InvalidJob, JobTooLarge
 from jobline.job import JobMessage, KeyMode, decode_job, encode_job
-from jobline.job.model import DB_INT_MAX, MAX_TIMESTAMP_MS, MAX_TYPE_LENGTH
+from jobline.job.limits import DB_INT_MAX, MAX_TIMESTAMP_MS, MAX_TYPE_BYTES
+from jobline.job.reasons import REASONS
+from tests.job_messages import WIRE_FIELDS, extra_names, json_values, wire_jobs
 
 BIG_LIMIT = 100_000_000
-
-WIRE_FIELDS = {
-    "type",
-    "payload",
-    "timestamp",
-    "pluginConfigId",
-    "pluginConfigTeam",
-    "jobKey",
-    "jobKeyMode",
-    "queue",
-    "priority",
-    "maxAttempts",
-}
-# populate_by_name=True: the Python field names are accepted on the wire too
-PYTHON_FIELDS = set(JobMessage.model_fields)
-
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=8,
-)
-extra_names = st.text(min_size=1, max_size=12).filter(
-    lambda k: k not in WIRE_FIELDS and k not in PYTHON_FIELDS
-)
 
 
 def wire(**changes: Any) -> dict[str, Any]:
@@ -70,28 +39,6 @@ def reason_of(data: bytes | None) -> str:
     with pytest.raises(InvalidJob) as info:
         decode_job(data)
     return info.value.reason
-
-
-@st.composite
-def wire_jobs(draw: st.DrawFn) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "type": draw(st.text(min_size=1, max_size=MAX_TYPE_LENGTH)),
-        "payload": draw(json_values),
-        "timestamp": draw(st.integers(0, MAX_TIMESTAMP_MS)),
-        "pluginConfigId": draw(st.integers(1, DB_INT_MAX)),
-        "pluginConfigTeam": draw(st.integers(0, DB_INT_MAX)),
-        "jobKeyMode": draw(st.sampled_from([m.value for m in KeyMode])),
-        "priority": draw(st.integers(-1000, 1000)),
-    }
-    key = draw(st.none() | st.text(min_size=1, max_size=50))
-    queue = draw(st.none() | st.text(min_size=1, max_size=50))
-    max_attempts = draw(st.none() | st.integers(1, 1000))
-    for name, value in (("jobKey", key), ("queue", queue), ("maxAttempts", max_attempts)):
-        if value is not None:
-            fields[name] = value
-    extras = draw(st.dictionaries(extra_names, json_values, max_size=3))
-    fields.update(extras)
-    return fields
 
 
 # --- round trips ---------------------------------------------------------------------
@@ -208,9 +155,7 @@ def test_json_that_is_not_an_object_is_rejected_as_not_object(data: bytes) -> No
     assert reason_of(data) == "not_object"
 
 
-@pytest.mark.parametrize(
-    "field", ["type", "payload", "timestamp", "pluginConfigId", "pluginConfigTeam"]
-)
+@pytest.mark.parametrize("field", ["type", "pluginConfigId", "pluginConfigTeam"])
 def test_a_missing_required_field_is_rejected_as_missing_field(field: str) -> None:
     assert reason_of(raw(**{field: ...})) == "missing_field"
 
@@ -226,7 +171,6 @@ def test_an_empty_string_field_is_rejected_as_empty_value(field: str) -> None:
         ("type", 5),
         ("type", None),
         ("timestamp", "1700000000000"),
-        ("timestamp", 1.7e12),
         ("pluginConfigId", "7"),
         ("pluginConfigTeam", [3]),
         ("jobKey", 5),
@@ -261,7 +205,7 @@ def test_a_bool_is_not_accepted_as_an_int(field: str) -> None:
         ("priority", -1001),
         ("maxAttempts", 0),
         ("maxAttempts", 1001),
-        ("type", "x" * (MAX_TYPE_LENGTH + 1)),
+        ("type", "x" * (MAX_TYPE_BYTES + 1)),
         ("jobKey", "k" * 1001),
         ("queue", "q" * 201),
     ],
@@ -295,15 +239,7 @@ def test_decoding_arbitrary_bytes_raises_nothing_but_invalid_job(data: bytes) ->
     try:
         decode_job(data)
     except InvalidJob as exc:
-        assert exc.reason in {
-            "not_json",
-            "not_object",
-            "missing_field",
-            "empty_value",
-            "wrong_type",
-            "out_of_range",
-            "empty_message",
-        }
+        assert exc.reason in REASONS - {"too_large"}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

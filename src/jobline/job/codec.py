@@ -1,68 +1,55 @@
 """JSON codec of job messages, with the reasons a message is malformed.
 
-The reason names (`not_json`, `missing_field`, ...) are the DLQ's `reason` header and the
-`reason` label of the intake metrics: keep them stable.
+The reason names (`not_json`, `missing_field`, `unstorable`, ...) live in
+`job/reasons.py`: they are the DLQ's `reason` header and a metric label, keep them stable.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
 
 from pydantic import ValidationError
 
 from jobline.errors import InvalidJob, JobTooLarge
-from jobline.job.model import OPTIONAL_FIELDS, JobMessage
+from jobline.job.model import OPTIONAL_FIELDS, RAW_CHECKED, JobMessage, validate_fields
+from jobline.job.reasons import invalid_job, problem_job
+from jobline.job.storable import find_in_fields, long_number_problem, may_hold_problem
 
-_OPTIONAL_WIRE_FIELDS = ("jobKey", "jobKeyMode", "queue", "maxAttempts")
+__all__ = ["decode_job", "encode_job", "validate_fields"]
 
-
-def _reason_of(err: dict[str, Any]) -> str:
-    kind = str(err["type"])
-    if kind in ("json_invalid", "not_json"):
-        return "not_json"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "not_object"
-    if kind == "missing":
-        return "missing_field"
-    if kind in ("string_too_short",):
-        return "empty_value"
-    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "enum":
-        return "wrong_type"
-    return "out_of_range"
-
-
-def _invalid(exc: ValidationError) -> InvalidJob:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    field = ".".join(str(p) for p in first["loc"]) or "message"
-    reason = _reason_of(dict(first))
-    detail = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}" for e in errors
-    )
-    hint = (
-        "a job message is a JSON object with type (string), payload (any JSON), "
-        "timestamp (ms since epoch), pluginConfigId and pluginConfigTeam (integers)"
-    )
-    return InvalidJob(reason, f"invalid job ({reason} at {field}): {detail}; {hint}")
-
-
-def validate_fields(fields: dict[str, Any]) -> JobMessage:
-    """Validate Python values; optional fields given as None count as absent."""
-    clean = {k: v for k, v in fields.items() if not (k in _OPTIONAL_WIRE_FIELDS and v is None)}
-    try:
-        return JobMessage.model_validate(clean)
-    except ValidationError as exc:
-        raise _invalid(exc) from None
+# A \uD800-\uDFFF escape: the JSON parser refuses a lone one as not JSON, though it is
+# JSON's syntax; it is PostgreSQL (and UTF-8) that cannot hold it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_NUMBER_TOO_LONG = "number out of range"
 
 
 def decode_job(data: bytes | None) -> JobMessage:
     """Parse one message from the jobs topic, or raise InvalidJob with a reason."""
     if data is None or not data:
         raise InvalidJob("empty_message", "invalid job (empty_message): the message has no value")
+    context = None if may_hold_problem(data) else RAW_CHECKED
     try:
-        return JobMessage.model_validate_json(data)
+        return JobMessage.model_validate_json(data, context=context)
     except ValidationError as exc:
-        raise _invalid(exc) from None
+        raise _unparsable_problem(data, exc) or invalid_job(exc) from None
+
+
+def _unparsable_problem(data: bytes, exc: ValidationError) -> InvalidJob | None:
+    """`unstorable` for JSON the parser refused only for a value PostgreSQL refuses too."""
+    first = exc.errors(include_url=False)[0]
+    if first["type"] != "json_invalid":
+        return None
+    if _NUMBER_TOO_LONG in first["msg"]:
+        return problem_job(long_number_problem(f"message ({first['msg']})"))
+    if _SURROGATE_ESCAPE.search(data) is None:
+        return None
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    found = find_in_fields(value) if isinstance(value, dict) else None
+    return problem_job(found) if found is not None and found.reason == "unstorable" else None
 
 
 def encode_job(job: JobMessage, max_bytes: int) -> bytes:
