@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 
 from jobline.config import Settings
 from jobline.intake import IntakeService, IntakeSettings
+from jobline.intake.dlq import ENVELOPE_BYTES
 from jobline.store import JobsDB
 
 from .helpers import scalar
@@ -70,14 +71,17 @@ def _produce(settings: Settings, values: list[bytes], partition: int = 0) -> Non
     assert producer.flush(10) == 0
 
 
-async def _read_dlq(settings: Settings, expected: int) -> list[Any]:
+async def _read_dlq(settings: Settings, expected: int, topic: str | None = None) -> list[Any]:
     # On a thread: the intake's own work needs the event loop meanwhile.
-    return await asyncio.to_thread(_read_dlq_blocking, settings, expected, 10.0)
+    topic = topic or settings.dlq_topic
+    return await asyncio.to_thread(_read_dlq_blocking, settings, topic, expected, 10.0)
 
 
-def _read_dlq_blocking(settings: Settings, expected: int, timeout_s: float) -> list[Any]:
+def _read_dlq_blocking(
+    settings: Settings, topic: str, expected: int, timeout_s: float
+) -> list[Any]:
     consumer = Consumer({"bootstrap.servers": settings.kafka_hosts, "group.id": "dlq-reader"})
-    consumer.assign([TopicPartition(settings.dlq_topic, 0, 0)])
+    consumer.assign([TopicPartition(topic, 0, 0)])
     found = []
     try:
         for message in consumer.consume(expected, timeout_s):
@@ -154,6 +158,27 @@ async def test_a_dlq_value_over_the_limit_is_cut_with_its_size_and_sha256(
     assert headers["original_sha256"] == hashlib.sha256(big).hexdigest()
     assert headers["reason"] == "not_json"
     await eventually(lambda: _count(settings) == 1, 10, "the good message persisted")
+
+
+async def test_a_dlq_topic_with_a_lower_limit_than_ours_gets_values_cut_to_fit_it(
+    start_intake: StartIntake, settings: Settings, test_id: str
+) -> None:
+    small = f"jobs_dlq_small_{test_id}"
+    admin = AdminClient({"bootstrap.servers": settings.kafka_hosts})
+    topic = NewTopic(small, 1, 1, config={"max.message.bytes": str(ENVELOPE_BYTES + 4000)})
+    for future in admin.create_topics([topic]).values():
+        future.result(timeout=30)
+    try:
+        big = b"[" + b"1," * 20_000 + b"1]"  # a JSON array: not_object, 40 kB
+        _produce(settings, [big])
+        await start_intake(dlq_topic=small)
+        [message] = await _read_dlq(settings, 1, topic=small)
+        assert message.value() == big[:4000]
+        headers = {k: v.decode() for k, v in message.headers()}
+        assert (headers["reason"], headers["truncated"]) == ("not_object", "value")
+    finally:
+        for future in admin.delete_topics([small]).values():
+            future.result(timeout=30)
 
 
 async def test_a_missing_dlq_topic_is_reported_at_start_and_clears_once_created(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, Message
 
 from jobline.intake.batch import Rejected
+from jobline.logs import get_logger
 from jobline.metrics import INTAKE_DLQ
 from jobline.producer.kafka import reliable_producer
 
@@ -23,7 +24,13 @@ from jobline.producer.kafka import reliable_producer
 HEADER_VALUE_BYTES = 2000
 #: a key is cut to this many bytes (the DLQ's key only spreads it over partitions)
 KEY_BYTES = 1024
+#: room beside the value for the key, at most 10 headers and the record's own overhead
+ENVELOPE_BYTES = 24 * 1024
+#: the value limit never goes below this, whatever the DLQ topic says
+MIN_VALUE_BYTES = 1024
 
+
+log = get_logger("jobline.intake")
 
 DeliveryReport = Callable[[KafkaError | None, Message], None]
 
@@ -91,6 +98,20 @@ class DeadLetterQueue:
         self._producer = reliable_producer(
             hosts, "jobline-intake-dlq", max_message_bytes, timeout_s
         )
+
+    def fit_topic(self, topic_max_bytes: int) -> None:
+        """Cut values to fit the DLQ topic's own max.message.bytes when it is the lower."""
+        room = max(MIN_VALUE_BYTES, topic_max_bytes - ENVELOPE_BYTES)
+        if room < self.max_value_bytes:
+            log.warning(
+                "intake.dlq_limit_lowered",
+                topic=self.topic,
+                topic_max_message_bytes=topic_max_bytes,
+                value_limit=room,
+                detail="DLQ values over this are cut; raise the topic's max.message.bytes "
+                "to keep them whole",
+            )
+            self.max_value_bytes = room
 
     def send(self, rejected: Sequence[Rejected]) -> None:
         """Produce and wait for every delivery: the intake commits past them only after.

@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported, untyped
+    AdminClient,
+    ConfigResource,
+)
 
 #: the longest any single Kafka metadata call of the intake may take
 KAFKA_CALL_TIMEOUT_S = 5.0
@@ -40,6 +44,15 @@ def missing_topics(consumer: Consumer, hosts: str, topic: str, dlq_topic: str) -
         if any(dlq_topic in p for p in problems)
         else ""
     )
+
+
+def topic_max_message_bytes(hosts: str, topic: str) -> int:
+    """The largest record batch the topic takes (its max.message.bytes, or the broker's)."""
+    admin = AdminClient({"bootstrap.servers": hosts})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    future = admin.describe_configs([resource], request_timeout=KAFKA_CALL_TIMEOUT_S)[resource]
+    entries = future.result(timeout=KAFKA_CALL_TIMEOUT_S)
+    return int(entries["max.message.bytes"].value)
 
 
 @dataclass(frozen=True)

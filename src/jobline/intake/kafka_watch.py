@@ -36,10 +36,17 @@ LoadOffsets = Callable[[Sequence[int]], Awaitable[dict[int, int]]]
 
 
 class KafkaWatch:
-    def __init__(self, settings: IntakeSettings, fix: OffsetFix, load: LoadOffsets) -> None:
+    def __init__(
+        self,
+        settings: IntakeSettings,
+        fix: OffsetFix,
+        load: LoadOffsets,
+        on_topics_found: Callable[[], Awaitable[None]],
+    ) -> None:
         self._s = settings
         self._fix = fix
         self._load = load
+        self._on_topics_found = on_topics_found
         self._kafka_trouble: str | None = None
         self._kafka_checked_at = 0.0
         #: None: topics checked and present; else why not (or not checked yet)
@@ -64,6 +71,7 @@ class KafkaWatch:
         log.warning("intake.kafka_error", error=err.str(), code=err.name())
 
     async def check_topics(self, consumer: Consumer) -> None:
+        """Are both topics there? Readiness says what is missing and how to create it."""
         s = self._s
         try:
             problem = await asyncio.to_thread(
@@ -78,6 +86,8 @@ class KafkaWatch:
         elif problem is None and self._topics_trouble is not None:
             log.info("intake.topics_found", topic=s.topic, dlq_topic=s.dlq_topic)
         self._topics_trouble = problem
+        if problem is None:
+            await self._on_topics_found()
 
     async def recheck(self, consumer: Consumer) -> None:
         """Kafka, missing topics and held partitions, each at its interval."""

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from jobline.errors import ServiceFailed
 from jobline.intake.batch import RawMessage, Rejected, SortedBatch, db_rejected, sort_batch
 from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
-from jobline.intake.kafka_checks import OffsetFix
+from jobline.intake.kafka_checks import OffsetFix, topic_max_message_bytes
 from jobline.intake.kafka_watch import KafkaWatch
 from jobline.intake.settings import IntakeSettings
 from jobline.logs import get_logger, kafka_logger
@@ -51,7 +51,7 @@ class IntakeService(Service):
         #: why the jobs DB or the DLQ is failing, while the batch loop waits on it
         self._trouble: str | None = None
         fix = OffsetFix(jobs_db.schema, settings.group, settings.topic)
-        self._kafka = KafkaWatch(settings, fix, self._load_offsets)
+        self._kafka = KafkaWatch(settings, fix, self._load_offsets, self._fit_dlq_limit)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -82,6 +82,16 @@ class IntakeService(Service):
         await self._kafka.check_topics(self._consumer)
         self._consumer.subscribe([s.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         log.info("intake.started", topic=s.topic, group=s.group, batch_size=s.batch_size)
+
+    async def _fit_dlq_limit(self) -> None:
+        dlq = self._dlq
+        assert dlq is not None
+        try:
+            limit = await asyncio.to_thread(topic_max_message_bytes, self._s.kafka_hosts, dlq.topic)
+        except Exception as exc:  # the default limit stays; Kafka's trouble shows elsewhere
+            log.warning("intake.dlq_limit_unknown", topic=dlq.topic, error=repr(exc))
+            return
+        dlq.fit_topic(limit)
 
     async def _close(self, grace_s: float) -> None:
         if self._consumer is not None:
