@@ -64,14 +64,36 @@ async def write_splitting(
     entries: Sequence[Entry],
     write: WriteJobs,
     found: Refusals,
+    *,
+    known_to_fail: bool = False,
 ) -> None:
     """Write `entries` in a savepoint; if the jobs DB refuses a value, write each half the
     same way, down to the single jobs it refuses. Halves go in order, so job keys end as
     the triggers would have left them one after the other."""
+    if not (known_to_fail and len(entries) > 1) and await _settled(conn, entries, write, found):
+        return
+    found.splits += 1
+    middle = len(entries) // 2
+    refused_before = len(found.refused)
+    await write_splitting(conn, entries[:middle], write, found)
+    # The whole failed and its first half did not: the refused value is in the second half,
+    # which is split at once rather than tried whole (each single job is still tried).
+    first_half_clean = len(found.refused) == refused_before
+    await write_splitting(conn, entries[middle:], write, found, known_to_fail=first_half_clean)
+
+
+async def _settled(
+    conn: psycopg.AsyncConnection[TupleRow],
+    entries: Sequence[Entry],
+    write: WriteJobs,
+    found: Refusals,
+) -> bool:
+    """True once written, or once a single job is refused (recorded); False when a chunk
+    of several is refused: the caller splits it."""
     try:
         async with conn.transaction():
             await write(conn, [job for _, _, job in entries])
-        return
+        return True
     except psycopg.Error as exc:
         if not is_message_fault(exc):
             raise
@@ -79,8 +101,5 @@ async def write_splitting(
             partition, offset, _ = entries[0]
             state = exc.sqlstate or CLIENT_SIDE_STATE
             found.refused.append(RefusedJob(partition, offset, state, describe(exc)))
-            return
-    found.splits += 1
-    middle = len(entries) // 2
-    await write_splitting(conn, entries[:middle], write, found)
-    await write_splitting(conn, entries[middle:], write, found)
+            return True
+        return False
