@@ -7,7 +7,7 @@ import psycopg_pool
 import pytest
 from psycopg import errors
 
-from jobline.store.refusals import is_message_fault
+from jobline.store.refusals import is_connection_error, is_message_fault
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,24 @@ def test_a_lost_connection_or_a_pool_timeout_is_not() -> None:
     assert not is_message_fault(psycopg.OperationalError("connection lost"))
     assert not is_message_fault(psycopg_pool.PoolTimeout("no connection in 30 s"))
     assert not is_message_fault(TimeoutError())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("server closed the connection unexpectedly"),
+        errors.lookup("08006")("connection failure"),
+        errors.lookup("57P01")("terminating connection due to administrator command"),
+        psycopg_pool.PoolTimeout("couldn't get a connection after 30 s"),
+        ConnectionRefusedError(111, "refused"),
+    ],
+)
+def test_lost_refused_or_shut_down_connections_are_the_jobs_db_out_of_reach(
+    error: BaseException,
+) -> None:
+    assert is_connection_error(error)
+
+
+@pytest.mark.parametrize("sqlstate", ["22P05", "57014", "40001", "53300", "42P01"])
+def test_an_answer_with_an_error_is_not_the_jobs_db_out_of_reach(sqlstate: str) -> None:
+    assert not is_connection_error(errors.lookup(sqlstate)("answered"))

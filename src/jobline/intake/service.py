@@ -27,6 +27,7 @@ from jobline.metrics import (
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 from jobline.store.jobs_db import OffsetRange
+from jobline.store.refusals import is_connection_error
 from jobline.store.rows import IntakeBatchResult, RefusedJob
 
 log = get_logger("jobline.intake")
@@ -275,27 +276,8 @@ class IntakeService(Service):
             try:
                 value = await attempt()
             except _RETRIED as exc:
-                now = time.monotonic()
-                down_since = down_since or now
-                # The DLQ write of refused jobs happens inside the jobs DB's transaction.
-                what = "DLQ topic" if isinstance(exc, DlqUnavailable) else what
-                error = str(exc).strip() or type(exc).__name__
-                self._trouble = f"{what} failing: {error}"
-                log.warning(
-                    "intake.waiting",
-                    dependency=what,
-                    error=error,
-                    down_s=round(now - down_since, 1),
-                )
-                if now - down_since > self._s.give_up_after_s:
-                    raise ServiceFailed(
-                        f"intake: the {what} kept failing for {now - down_since:.0f} s "
-                        f"(limit JOBLINE_INTAKE_DB_DOWN_EXIT_S={self._s.give_up_after_s:g}): "
-                        f"{exc}; nothing was skipped or committed past it. Exiting so the "
-                        "orchestrator restarts this process; check the jobs DB / Kafka"
-                    ) from exc
-                if self.stopping:
-                    raise ServiceFailed(f"intake stopped while the {what} was failing") from exc
+                down_since = down_since or time.monotonic()
+                self._report_waiting(what, exc, down_since)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -303,3 +285,24 @@ class IntakeService(Service):
                 log.info("intake.recovered", dependency=what)
             self._trouble = None
             return value
+
+    def _report_waiting(self, what: str, exc: BaseException, down_since: float) -> None:
+        """Readiness and the log say what is failing; past the limit, give up."""
+        # The DLQ write of refused jobs happens inside the jobs DB's transaction.
+        what = "DLQ topic" if isinstance(exc, DlqUnavailable) else what
+        state = "unreachable" if is_connection_error(exc) else "failing"
+        error = str(exc).strip() or type(exc).__name__
+        down_s = time.monotonic() - down_since
+        self._trouble = f"{what} {state}: {error}"
+        log.warning(
+            "intake.waiting", dependency=what, state=state, error=error, down_s=round(down_s, 1)
+        )
+        if down_s > self._s.give_up_after_s:
+            raise ServiceFailed(
+                f"intake: the {what} kept failing for {down_s:.0f} s "
+                f"(limit JOBLINE_INTAKE_DB_DOWN_EXIT_S={self._s.give_up_after_s:g}): "
+                f"{error}; nothing was skipped or committed past it. Exiting so the "
+                "orchestrator restarts this process; check the jobs DB / Kafka"
+            ) from exc
+        if self.stopping:
+            raise ServiceFailed(f"intake stopped while the {what} was failing") from exc

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
+import psycopg_pool
 from psycopg.rows import TupleRow
 
 from jobline.job import JobMessage
@@ -39,6 +40,17 @@ def is_message_fault(exc: BaseException) -> bool:
         # psycopg refuses some values itself (a NUL byte in a text parameter).
         return isinstance(exc, psycopg.DataError)
     return exc.sqlstate[:2] in MESSAGE_FAULT_CLASSES
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Is the jobs DB out of reach (rather than answering with an error)?"""
+    if isinstance(exc, psycopg_pool.PoolTimeout | OSError):
+        return True
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    # No SQLSTATE: libpq lost or never had the connection.
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state.startswith("57P0")
 
 
 def describe(exc: psycopg.Error) -> str:
