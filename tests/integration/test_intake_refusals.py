@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
+import psycopg
 import pytest
 
 from jobline import JobMessage
@@ -101,3 +103,19 @@ async def test_a_clean_batch_is_not_split(jobs_db: JobsDB) -> None:
         10.0,
     )
     assert (result.persisted, result.refused, result.splits) == (4, (), 0)
+
+
+async def test_a_batch_held_up_past_its_statement_timeout_fails_as_an_outage_not_a_refusal(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    await jobs_db.ensure_offsets(GROUP, TOPIC, [0])
+    dead_letter = Recorder()
+    with psycopg.connect(settings.jobs_database_url) as blocker:  # a long transaction
+        blocker.execute(f"SELECT * FROM {settings.schema_name}.intake_offsets FOR UPDATE")
+        started = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            await jobs_db.persist_intake_batch(
+                GROUP, TOPIC, _entries([_job(0)]), [OffsetRange(0, 0, 1)], dead_letter, 0.3
+            )
+        assert time.monotonic() - started < 3
+    assert dead_letter.calls == []
