@@ -19,10 +19,17 @@ from .helpers import scalar
 GROUP, TOPIC = "g", "t"
 
 
-def _job(n: int, *, text: str = "ok", job_type: str = "record") -> JobMessage:
-    return JobMessage.create(
-        type=job_type, payload={"n": n, "s": text}, plugin_config_id=1, team_id=1
-    )
+def _job(
+    n: int, *, text: str = "ok", job_type: str = "record", key: str | None = None
+) -> JobMessage:
+    job = JobMessage.create(type="record", payload={"n": n}, plugin_config_id=1, team_id=1)
+    # Set after validation: the codec may refuse such values itself, the store must too.
+    return job.model_copy(update={"payload": {"n": n, "s": text}, "type": job_type, "key": key})
+
+
+def _incompressible_key(chars: int) -> str:
+    # 4 UTF-8 bytes each, no repeats for pglz to fold: over a btree entry's 2,704 bytes.
+    return "".join(chr(0x20000 + (n * 7919) % 40000) for n in range(chars))
 
 
 def _entries(jobs: Sequence[JobMessage]) -> list[tuple[int, int, JobMessage | None]]:
@@ -42,21 +49,23 @@ async def test_refused_jobs_are_handed_over_and_the_others_stored_with_the_offse
 ) -> None:
     jobs = [_job(n) for n in range(12)]
     jobs[3] = _job(3, text="a\u0000b")  # PostgreSQL: 22P05, no NUL in jsonb text
+    jobs[6] = _job(6, key=_incompressible_key(1000))  # 54000: over the key index's limit
     jobs[8] = _job(8, job_type="re\u0000cord")  # psycopg: no NUL in a text parameter
     await jobs_db.ensure_offsets(GROUP, TOPIC, [0])
     dead_letter = Recorder()
     result = await jobs_db.persist_intake_batch(
         GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 12)], dead_letter, 10.0
     )
-    assert result.persisted == 10
-    assert [(r.offset, r.sqlstate) for r in result.refused] == [(3, "22P05"), (8, "client")]
+    assert result.persisted == 9
+    refused = [(r.offset, r.sqlstate) for r in result.refused]
+    assert refused == [(3, "22P05"), (6, "54000"), (8, "client")]
     assert "\\u0000" in result.refused[0].error
-    assert result.splits >= 2
+    assert result.splits >= 3
     assert dead_letter.calls == [list(result.refused)]
     schema = settings.schema_name
     url = settings.jobs_database_url
     stored = scalar(url, f"SELECT array_agg((payload->>'n')::int ORDER BY id) FROM {schema}.jobs")
-    assert stored == [n for n in range(12) if n not in (3, 8)]
+    assert stored == [n for n in range(12) if n not in (3, 6, 8)]
     assert scalar(url, f"SELECT next_offset FROM {schema}.intake_offsets") == 12
 
 
