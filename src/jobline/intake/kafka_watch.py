@@ -19,7 +19,6 @@ from confluent_kafka import (
 
 from jobline.intake.batch import RawMessage
 from jobline.intake.kafka_checks import (
-    KAFKA_CALL_TIMEOUT_S,
     HeldPartition,
     OffsetFix,
     missing_topics,
@@ -48,7 +47,6 @@ class KafkaWatch:
         self._load = load
         self._on_topics_found = on_topics_found
         self._kafka_trouble: str | None = None
-        self._kafka_checked_at = 0.0
         #: None: topics checked and present; else why not (or not checked yet)
         self._topics_trouble: str | None = "topics not checked yet"
         #: partitions not consumed until their stored offset is fixed. Replaced, never
@@ -81,6 +79,9 @@ class KafkaWatch:
             log.warning("intake.topics_unchecked", error=str(exc))
             self._topics_trouble = f"topics {s.topic!r}, {s.dlq_topic!r} not checked: {exc}"
             return
+        if self._kafka_trouble is not None:
+            log.info("intake.kafka_recovered")
+            self._kafka_trouble = None
         if problem is not None and problem != self._topics_trouble:
             log.error("intake.topic_missing", detail=problem)
         elif problem is None and self._topics_trouble is not None:
@@ -90,26 +91,16 @@ class KafkaWatch:
             await self._on_topics_found()
 
     async def recheck(self, consumer: Consumer) -> None:
-        """Kafka, missing topics and held partitions, each at its interval."""
+        """Every `recheck_s`: Kafka and the topics while either is in trouble (one metadata
+        call answers both), then the held partitions."""
         now = time.monotonic()
-        if self._kafka_trouble is not None and now - self._kafka_checked_at >= 5.0:
-            self._kafka_checked_at = now
-            await self._recheck_kafka(consumer)
         if now - self._rechecked_at < self._s.recheck_s:
             return
         self._rechecked_at = now
-        if self._topics_trouble is not None:
+        if self._kafka_trouble is not None or self._topics_trouble is not None:
             await self.check_topics(consumer)
         if self._held:
             await self._recheck_held(consumer)
-
-    async def _recheck_kafka(self, consumer: Consumer) -> None:
-        try:
-            await asyncio.to_thread(consumer.list_topics, self._s.topic, KAFKA_CALL_TIMEOUT_S)
-        except KafkaException:
-            return
-        log.info("intake.kafka_recovered")
-        self._kafka_trouble = None
 
     def readable(self, messages: list[Message]) -> list[RawMessage]:
         """The messages of a consume() to handle: no errors, none of a held partition."""
