@@ -15,15 +15,18 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
     ConfigResource,
 )
 
-#: the longest any single Kafka metadata call of the intake may take
+#: the longest a watermark or topic-config request of the intake may take
 KAFKA_CALL_TIMEOUT_S = 5.0
+#: the topics check: at start, and every few seconds while Kafka or a topic is missing; a
+#: short wait keeps start and stop quick while Kafka is down (the check is only repeated)
+METADATA_TIMEOUT_S = 2.0
 
 
 def missing_topics(consumer: Consumer, hosts: str, topic: str, dlq_topic: str) -> str | None:
     """None when both topics exist; else what is missing and how to create it.
 
     Lists all topics: naming one could auto-create it on a broker that allows that."""
-    metadata = consumer.list_topics(timeout=KAFKA_CALL_TIMEOUT_S)
+    metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
     problems = []
     for name, role, partitions in (
         (topic, "the jobs topic", "as many partitions as intakes you want to spread over"),
