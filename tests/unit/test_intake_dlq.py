@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jobline.errors import InvalidJob
@@ -80,6 +80,7 @@ def test_a_job_the_jobs_db_refused_carries_its_sqlstate_and_postgresql_error() -
     assert b"unsupported Unicode escape sequence" in headers["error"]
 
 
+@settings(max_examples=50, deadline=None)
 @given(
     value=st.one_of(st.none(), st.binary(max_size=3000)),
     key=st.one_of(st.none(), st.binary(max_size=3000)),
