@@ -203,7 +203,7 @@ async def test_a_missing_dlq_topic_is_reported_at_start_and_clears_once_created(
     status = intake.status()
     assert not status.ready
     assert f"topic {missing!r} (the DLQ topic) does not exist" in status.detail
-    assert "--create" in status.detail and "partition" in status.detail
+    assert f"--create --topic {missing} --partitions 1" in status.detail
     admin = AdminClient({"bootstrap.servers": settings.kafka_hosts})
     for future in admin.create_topics([NewTopic(missing, 1, 1)]).values():
         future.result(timeout=30)

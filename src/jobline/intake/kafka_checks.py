@@ -28,25 +28,25 @@ def missing_topics(consumer: Consumer, hosts: str, topic: str, dlq_topic: str) -
     Lists all topics: naming one could auto-create it on a broker that allows that."""
     metadata = consumer.list_topics(timeout=METADATA_TIMEOUT_S)
     problems = []
-    for name, role, partitions in (
-        (topic, "the jobs topic", "as many partitions as intakes you want to spread over"),
-        (dlq_topic, "the DLQ topic", "1 partition (more only spread the DLQ's writes)"),
+    for name, role, partitions, why in (
+        (topic, "the jobs topic", "N", "N: as many as intakes you want to spread over"),
+        (
+            dlq_topic,
+            "the DLQ topic",
+            "1",
+            "until it exists, malformed messages cannot be dead-lettered and the intake "
+            "cannot move past them",
+        ),
     ):
         found = metadata.topics.get(name)
         if found is None or found.error is not None:
             problems.append(
                 f"topic {name!r} ({role}) does not exist on {hosts}: create it with "
-                f"{partitions}, e.g. `kafka-topics.sh --bootstrap-server {hosts} --create "
-                f"--topic {name} --partitions N --replication-factor R`"
+                f"{partitions} partition(s), e.g. `kafka-topics.sh --bootstrap-server {hosts} "
+                f"--create --topic {name} --partitions {partitions} --replication-factor 3` "
+                f"(1 on a single broker); {why}"
             )
-    if not problems:
-        return None
-    return "; ".join(problems) + (
-        "; until then malformed messages cannot be dead-lettered and the intake cannot "
-        "move past them"
-        if any(dlq_topic in p for p in problems)
-        else ""
-    )
+    return "; ".join(problems) or None
 
 
 def topic_max_message_bytes(hosts: str, topic: str) -> int:
