@@ -46,7 +46,7 @@ LONG_KEY = "".join(chr(0x20000 + (n * 7919) % 40000) for n in range(1000))
 async def start_intake(jobs_db: JobsDB, settings: Settings) -> AsyncIterator[StartIntake]:
     started: list[IntakeService] = []
 
-    async def start(**changes: Any) -> IntakeService:
+    async def start(db: JobsDB = jobs_db, **changes: Any) -> IntakeService:
         fields: dict[str, Any] = {
             "kafka_hosts": settings.kafka_hosts,
             "topic": settings.jobs_topic,
@@ -60,7 +60,7 @@ async def start_intake(jobs_db: JobsDB, settings: Settings) -> AsyncIterator[Sta
             "session_timeout_s": 6.0,
             "recheck_s": 0.3,
         }
-        service = IntakeService(jobs_db, IntakeSettings(**{**fields, **changes}))
+        service = IntakeService(db, IntakeSettings(**{**fields, **changes}))
         await service.start()
         started.append(service)
         return service
@@ -237,3 +237,23 @@ async def test_stored_offsets_ahead_of_the_topic_hold_the_partition_until_reset(
     await eventually(lambda: _count(settings) == 3, 10, "the three messages persisted")
     await eventually(lambda: intake.status().ready, 5, "readiness after the fix")
     assert _count(settings, stored) == 3
+
+
+async def test_a_jobs_db_out_of_reach_makes_the_intake_wait_unready_and_lose_nothing(
+    start_intake: StartIntake, settings: Settings
+) -> None:
+    _produce(settings, [_job(n) for n in range(3)])
+    # Its pool is not open yet: every call fails as a connection would (PoolClosed).
+    unreachable = JobsDB(settings.jobs_database_url, settings.schema_name)
+    intake = await start_intake(db=unreachable)
+    try:
+        await eventually(lambda: not intake.status().ready, 10, "readiness false")
+        assert intake.status().detail.startswith("jobs DB unreachable: ")
+        await asyncio.sleep(1)
+        assert _count(settings) == 0
+        await unreachable.open()  # the jobs DB answers again
+        await eventually(lambda: _count(settings) == 3, 10, "the three messages persisted")
+        await eventually(lambda: intake.status().ready, 5, "readiness after the outage")
+    finally:
+        await intake.stop(5)
+        await unreachable.close()
