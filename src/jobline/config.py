@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     intake_db_down_exit_s: float = Field(default=300.0, gt=0)
     intake_skip_configs: str = ""
     intake_session_timeout_s: float = Field(default=10.0, ge=1, le=300)
+    intake_db_timeout_s: float = Field(default=30.0, gt=0, le=3600)
 
     # runner
     runner_concurrency: int = Field(default=20, ge=1, le=10_000)

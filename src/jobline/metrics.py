@@ -20,7 +20,13 @@ INTAKE_MESSAGES = Counter(
     ["result"],
 )
 INTAKE_DLQ = Counter(
-    "jobline_intake_dlq_total", "Malformed messages sent to the DLQ, by reason", ["reason"]
+    "jobline_intake_dlq_total",
+    "Messages sent to the DLQ, by reason (the codec's reasons, db_rejected)",
+    ["reason"],
+)
+INTAKE_BATCH_SPLITS = Counter(
+    "jobline_intake_batch_splits_total",
+    "Times an intake batch was split in two to find the jobs the jobs DB refused",
 )
 INTAKE_BATCH_SECONDS = Histogram(
     "jobline_intake_batch_seconds",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobline.intake.batch import RawMessage, sort_batch
-from jobline.store.jobs_db import OffsetRange
+from jobline.intake import batch as batch_module
+from jobline.intake.batch import PartitionRange, RawMessage, sort_batch
 
 SKIPPED_CONFIG = 99
 
@@ -43,7 +45,7 @@ def test_valid_messages_become_stored_entries_in_order() -> None:
 
 def test_the_range_of_a_partition_runs_from_its_first_offset_to_max_plus_one() -> None:
     batch = sort_batch([msg(0, 10, job_bytes()), msg(0, 11, job_bytes())], ())
-    assert batch.ranges == [OffsetRange(partition=0, first_offset=10, next_offset=12)]
+    assert batch.ranges == [PartitionRange(partition=0, first_offset=10, next_offset=12)]
 
 
 def test_each_partition_gets_its_own_range_sorted_by_partition() -> None:
@@ -51,8 +53,8 @@ def test_each_partition_gets_its_own_range_sorted_by_partition() -> None:
         [msg(2, 100, job_bytes()), msg(0, 5, job_bytes()), msg(2, 101, job_bytes())], ()
     )
     assert batch.ranges == [
-        OffsetRange(partition=0, first_offset=5, next_offset=6),
-        OffsetRange(partition=2, first_offset=100, next_offset=102),
+        PartitionRange(partition=0, first_offset=5, next_offset=6),
+        PartitionRange(partition=2, first_offset=100, next_offset=102),
     ]
 
 
@@ -72,12 +74,12 @@ def test_an_empty_message_is_rejected_as_empty_message() -> None:
 
 def test_a_malformed_message_still_advances_the_range() -> None:
     batch = sort_batch([msg(0, 1, job_bytes()), msg(0, 2, b"{}")], ())
-    assert batch.ranges == [OffsetRange(partition=0, first_offset=1, next_offset=3)]
+    assert batch.ranges == [PartitionRange(partition=0, first_offset=1, next_offset=3)]
 
 
 def test_a_batch_of_only_malformed_messages_still_has_a_range() -> None:
     batch = sort_batch([msg(1, 40, b"[]"), msg(1, 41, b"")], ())
-    assert batch.ranges == [OffsetRange(partition=1, first_offset=40, next_offset=42)]
+    assert batch.ranges == [PartitionRange(partition=1, first_offset=40, next_offset=42)]
     assert [r.error.reason for r in batch.rejected] == ["not_object", "empty_message"]
 
 
@@ -93,7 +95,7 @@ def test_a_job_of_a_skipped_config_is_counted_and_not_stored() -> None:
 
 def test_a_skipped_job_still_advances_the_range() -> None:
     batch = sort_batch([msg(0, 8, job_bytes(SKIPPED_CONFIG))], {SKIPPED_CONFIG})
-    assert batch.ranges == [OffsetRange(partition=0, first_offset=8, next_offset=9)]
+    assert batch.ranges == [PartitionRange(partition=0, first_offset=8, next_offset=9)]
 
 
 def test_an_empty_batch_has_no_entries_and_no_ranges() -> None:
@@ -107,7 +109,7 @@ def test_an_empty_batch_has_no_entries_and_no_ranges() -> None:
 def test_a_gap_in_offsets_is_covered_by_the_range() -> None:
     # compacted or transactional topics leave gaps; the range still spans them
     batch = sort_batch([msg(0, 10, job_bytes()), msg(0, 20, job_bytes())], ())
-    assert batch.ranges == [OffsetRange(partition=0, first_offset=10, next_offset=21)]
+    assert batch.ranges == [PartitionRange(partition=0, first_offset=10, next_offset=21)]
 
 
 VALUES = {
@@ -179,3 +181,12 @@ def test_ranges_cover_exactly_the_offsets_of_each_partition(
         assert r.first_offset == min(offsets)
         assert r.next_offset == max(offsets) + 1
         assert all(r.first_offset <= o < r.next_offset for o in offsets)
+
+
+def test_batch_sorting_imports_nothing_from_the_store() -> None:
+    # Issue 5's layer rule: batch.py is pure, the store sits above it.
+    tree = ast.parse(Path(batch_module.__file__ or "").read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert imported, "no imports found: the test reads the wrong file"
+    assert [name for name in imported if name.startswith("jobline.store")] == []

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from jobline.errors import InvalidJob
 from jobline.job import JobMessage, decode_job
-from jobline.store.jobs_db import OffsetRange
 
 
 @dataclass(frozen=True)
@@ -22,9 +21,36 @@ class RawMessage:
 
 
 @dataclass(frozen=True)
+class PartitionRange:
+    """Where a batch starts and ends in one partition (the store has its own type: this
+    module stays pure, see docs/architecture.md)."""
+
+    partition: int
+    first_offset: int
+    next_offset: int
+
+
+@dataclass(frozen=True)
 class Rejected:
+    """A message for the DLQ: why (`error.reason`, `error.detail`) and, when the jobs DB
+    refused it, the PostgreSQL error code."""
+
     message: RawMessage
     error: InvalidJob
+    sqlstate: str | None = None
+
+
+#: the DLQ reason of a job the jobs DB refused to store (its own fault, not an outage)
+DB_REJECTED = "db_rejected"
+
+
+def db_rejected(message: RawMessage, sqlstate: str, error: str) -> Rejected:
+    """The DLQ entry of a message whose job the jobs DB refused, in PostgreSQL's words."""
+    detail = (
+        f"the jobs DB refused to store this job: {error} (SQLSTATE {sqlstate}); "
+        "fix the producer that sent it, then replay the message"
+    )
+    return Rejected(message, InvalidJob(DB_REJECTED, detail), sqlstate)
 
 
 @dataclass
@@ -33,7 +59,7 @@ class SortedBatch:
     entries: list[tuple[int, int, JobMessage | None]] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     skipped: int = 0
-    ranges: list[OffsetRange] = field(default_factory=list)
+    ranges: list[PartitionRange] = field(default_factory=list)
 
 
 def sort_batch(messages: Iterable[RawMessage], skip_configs: Collection[int]) -> SortedBatch:
@@ -55,7 +81,7 @@ def sort_batch(messages: Iterable[RawMessage], skip_configs: Collection[int]) ->
             continue
         batch.entries.append((msg.partition, msg.offset, job))
     batch.ranges = [
-        OffsetRange(partition=p, first_offset=first, next_offset=last + 1)
+        PartitionRange(partition=p, first_offset=first, next_offset=last + 1)
         for p, (first, last) in sorted(bounds.items())
     ]
     return batch

@@ -4,48 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import psycopg
 import psycopg_pool
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from jobline.errors import ServiceFailed
-from jobline.intake.batch import RawMessage, SortedBatch, sort_batch
+from jobline.intake.batch import RawMessage, Rejected, SortedBatch, db_rejected, sort_batch
 from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
+from jobline.intake.kafka_checks import OffsetFix, topic_max_message_bytes
+from jobline.intake.kafka_watch import KafkaWatch
+from jobline.intake.settings import IntakeSettings
 from jobline.logs import get_logger, kafka_logger
 from jobline.metrics import (
     INTAKE_BATCH_SECONDS,
-    INTAKE_LAG,
+    INTAKE_BATCH_SPLITS,
     INTAKE_LAST_PERSISTED,
     INTAKE_MESSAGES,
 )
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.jobs_db import OffsetRange
+from jobline.store.refusals import is_connection_error
+from jobline.store.rows import IntakeBatchResult, RefusedJob
 
 log = get_logger("jobline.intake")
 T = TypeVar("T")
 
-_DB_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout, OSError)
-
-
-@dataclass(frozen=True)
-class IntakeSettings:
-    kafka_hosts: str
-    topic: str
-    dlq_topic: str
-    group: str
-    batch_size: int
-    batch_ms: int
-    max_message_bytes: int
-    produce_timeout_s: float
-    #: how long the jobs DB (or the DLQ) may stay down before the process gives up
-    give_up_after_s: float
-    skip_configs: Collection[int] = ()
-    #: how soon the group notices a dead intake (SIGKILL) and hands its partitions on
-    session_timeout_s: float = 10.0
+# What makes the intake wait and retry (and give up after `give_up_after_s`). A value the
+# jobs DB refuses never gets here: the store finds that job and it is dead-lettered.
+_RETRIED = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutError, DlqUnavailable)
 
 
 class IntakeService(Service):
@@ -59,10 +49,10 @@ class IntakeService(Service):
         self._dlq: DeadLetterQueue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._assigned: set[int] = set()
+        #: why the jobs DB or the DLQ is failing, while the batch loop waits on it
         self._trouble: str | None = None
-        self._kafka_trouble: str | None = None
-        self._kafka_checked_at = 0.0
-        self._lag_sampled_at = 0.0
+        fix = OffsetFix(jobs_db.schema, settings.group, settings.topic)
+        self._kafka = KafkaWatch(settings, fix, self._load_offsets, self._fit_dlq_limit)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -82,59 +72,46 @@ class IntakeService(Service):
                 "session.timeout.ms": int(s.session_timeout_s * 1000),
                 "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
                 "client.id": "jobline-intake",
-                "error_cb": self._on_kafka_error,
+                "error_cb": self._kafka.on_kafka_error,
             },
             logger=kafka_logger(),
         )
         self._dlq = DeadLetterQueue(
             s.kafka_hosts, s.dlq_topic, s.max_message_bytes, s.produce_timeout_s
         )
+        # A missing topic is reported now, not at the first malformed message.
+        await self._kafka.check_topics(self._consumer)
         self._consumer.subscribe([s.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         log.info("intake.started", topic=s.topic, group=s.group, batch_size=s.batch_size)
 
+    async def _fit_dlq_limit(self) -> None:
+        dlq = self._dlq
+        assert dlq is not None
+        try:
+            limit = await asyncio.to_thread(topic_max_message_bytes, self._s.kafka_hosts, dlq.topic)
+        except Exception as exc:  # the default limit stays; Kafka's trouble shows elsewhere
+            log.warning("intake.dlq_limit_unknown", topic=dlq.topic, error=repr(exc))
+            return
+        dlq.fit_topic(limit)
+
     async def _close(self, grace_s: float) -> None:
         if self._consumer is not None:
-            await asyncio.to_thread(self._consumer.close)
+            try:
+                # Leaving the group hands the partitions on at once; never wait past the grace.
+                await asyncio.wait_for(
+                    asyncio.to_thread(self._consumer.close), timeout=max(grace_s, 1.0)
+                )
+            except TimeoutError:
+                log.warning("intake.close_timed_out", grace_s=round(grace_s, 1))
         if self._dlq is not None:
             await asyncio.to_thread(self._dlq.close)
         log.info("intake.stopped")
 
     def status(self) -> ServiceStatus:
-        if self._trouble or self._kafka_trouble:
-            return ServiceStatus(False, self._trouble or self._kafka_trouble or "")
+        problems = ([self._trouble] if self._trouble else []) + self._kafka.problems()
+        if problems:
+            return ServiceStatus(False, "; ".join(problems))
         return ServiceStatus(True, f"assigned partitions {sorted(self._assigned)}")
-
-    def _on_kafka_error(self, err: KafkaError) -> None:
-        # librdkafka retries by itself; readiness reports it until Kafka answers again.
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
-            self._kafka_trouble = f"Kafka at {self._s.kafka_hosts} unreachable: {err.str()}"
-        log.warning("intake.kafka_error", error=err.str(), code=err.name())
-
-    async def _recheck_kafka(self, consumer: Consumer) -> None:
-        now = time.monotonic()
-        if self._kafka_trouble is None or now - self._kafka_checked_at < 5.0:
-            return
-        self._kafka_checked_at = now
-        try:
-            await asyncio.to_thread(consumer.list_topics, self._s.topic, 5.0)
-        except KafkaException:
-            return
-        log.info("intake.kafka_recovered")
-        self._kafka_trouble = None
-
-    def _sample_lag(self, consumer: Consumer) -> None:
-        # Positions and cached watermarks are local to librdkafka: no request to Kafka.
-        now = time.monotonic()
-        if now - self._lag_sampled_at < 10.0:
-            return
-        self._lag_sampled_at = now
-        lag = 0
-        partitions = [TopicPartition(self._s.topic, p) for p in sorted(self._assigned)]
-        for tp in consumer.position(partitions) if partitions else []:
-            _low, high = consumer.get_watermark_offsets(tp, cached=True) or (-1, -1)
-            if tp.offset >= 0 and high >= 0:
-                lag += max(0, high - tp.offset)
-        INTAKE_LAG.set(lag)
 
     # --- partition assignment (runs on the consumer's thread, inside consume()) ----------
 
@@ -142,27 +119,44 @@ class IntakeService(Service):
         assert self._loop is not None
         ids = [p.partition for p in partitions]
         future = asyncio.run_coroutine_threadsafe(self._stored_offsets(ids), self._loop)
-        stored = future.result()
+        stored = future.result(timeout=self._s.give_up_after_s + 60)
         for p in partitions:
             if stored.get(p.partition, -1) >= 0:
                 p.offset = stored[p.partition]
         consumer.assign(partitions)
+        # Whatever librdkafka fetches for a held partition before the pause is dropped by
+        # KafkaWatch.readable and read again from the fixed offset.
+        held = self._kafka.hold_if_ahead(consumer, stored)
         self._assigned.update(ids)
         log.info(
-            "intake.assigned", partitions=ids, offsets={p: o for p, o in stored.items() if o >= 0}
+            "intake.assigned",
+            partitions=ids,
+            offsets={p: o for p, o in stored.items() if o >= 0},
+            held=held,
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned.difference_update(p.partition for p in partitions)
+        gone = {p.partition for p in partitions}
+        self._assigned.difference_update(gone)
+        self._kafka.forget(gone)
         consumer.unassign()
-        log.info("intake.revoked", partitions=[p.partition for p in partitions])
+        log.info("intake.revoked", partitions=sorted(gone))
 
     async def _stored_offsets(self, partitions: list[int]) -> dict[int, int]:
         async def load() -> dict[int, int]:
-            await self._db.ensure_offsets(self._s.group, self._s.topic, partitions)
-            return await self._db.load_offsets(self._s.group, self._s.topic, partitions)
+            await asyncio.wait_for(
+                self._db.ensure_offsets(self._s.group, self._s.topic, partitions),
+                timeout=self._s.db_timeout_s,
+            )
+            return await self._load_offsets(partitions)
 
         return await self._with_retries("jobs DB", load)
+
+    async def _load_offsets(self, partitions: Sequence[int]) -> dict[int, int]:
+        return await asyncio.wait_for(
+            self._db.load_offsets(self._s.group, self._s.topic, partitions),
+            timeout=self._s.db_timeout_s,
+        )
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -173,71 +167,91 @@ class IntakeService(Service):
             messages: list[Message] = await asyncio.to_thread(
                 consumer.consume, self._s.batch_size, self._s.batch_ms / 1000
             )
-            raw = self._raw_messages(messages)
-            await self._recheck_kafka(consumer)
-            self._sample_lag(consumer)
+            raw = self._kafka.readable(messages)
+            await self._kafka.recheck(consumer)
+            self._kafka.sample_lag(consumer, self._assigned)
             if raw:
                 await self._handle(raw)
-
-    def _raw_messages(self, messages: list[Message]) -> list[RawMessage]:
-        raw: list[RawMessage] = []
-        for m in messages:
-            err = m.error()
-            if err is not None:
-                if err.fatal():
-                    raise KafkaException(err)
-                if err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("intake.consumer_error", error=str(err))
-                continue
-            raw.append(
-                RawMessage(
-                    str(m.topic()),
-                    int(m.partition() or 0),
-                    int(m.offset() or 0),
-                    _as_bytes(m.key()),
-                    _as_bytes(m.value()),
-                )
-            )
-        return raw
 
     async def _handle(self, raw: list[RawMessage]) -> None:
         started = time.perf_counter()
         batch = sort_batch(raw, self._s.skip_configs)
         if batch.rejected:
-            dlq, rejected = self._dlq, batch.rejected
-            assert dlq is not None
-            await self._with_retries("DLQ topic", lambda: asyncio.to_thread(dlq.send, rejected))
-            for item in batch.rejected:
-                log.warning(
-                    "intake.dead_lettered",
-                    reason=item.error.reason,
-                    partition=item.message.partition,
-                    offset=item.message.offset,
-                    error=item.error.detail,
-                )
-        result = await self._with_retries(
-            "jobs DB",
-            lambda: self._db.persist_intake_batch(
-                self._s.group, self._s.topic, batch.entries, batch.ranges
-            ),
-        )
+            rejected = batch.rejected
+            await self._with_retries("DLQ topic", lambda: self._send_to_dlq(rejected))
+        by_position = {(m.partition, m.offset): m for m in raw}
+        result = await self._with_retries("jobs DB", lambda: self._persist(batch, by_position))
         self._commit_to_kafka(batch)
         elapsed = time.perf_counter() - started
+        self._count(batch, result, elapsed)
+
+    def _count(self, batch: SortedBatch, result: IntakeBatchResult, elapsed: float) -> None:
+        dlq = len(batch.rejected) + len(result.refused)
         INTAKE_BATCH_SECONDS.observe(elapsed)
         INTAKE_MESSAGES.labels("persisted").inc(result.persisted)
         INTAKE_MESSAGES.labels("duplicate").inc(result.duplicates)
-        INTAKE_MESSAGES.labels("dlq").inc(len(batch.rejected))
+        INTAKE_MESSAGES.labels("dlq").inc(dlq)
         INTAKE_MESSAGES.labels("skipped").inc(batch.skipped)
+        INTAKE_BATCH_SPLITS.inc(result.splits)
         if result.persisted:
             INTAKE_LAST_PERSISTED.set_to_current_time()
         log.debug(
             "intake.batch_persisted",
             persisted=result.persisted,
             duplicates=result.duplicates,
-            dlq=len(batch.rejected),
+            dlq=dlq,
+            splits=result.splits,
             skipped=batch.skipped,
             ms=round(elapsed * 1000, 1),
         )
+
+    async def _persist(
+        self, batch: SortedBatch, by_position: dict[tuple[int, int], RawMessage]
+    ) -> IntakeBatchResult:
+        """One transaction: jobs, offsets, and (before the commit) the refused jobs' DLQ
+        write; all within `batch_deadline_s`."""
+        s = self._s
+
+        async def dead_letter(refused: Sequence[RefusedJob]) -> None:
+            await self._send_to_dlq(
+                [
+                    db_rejected(by_position[(r.partition, r.offset)], r.sqlstate, r.error)
+                    for r in refused
+                ]
+            )
+
+        ranges = [OffsetRange(r.partition, r.first_offset, r.next_offset) for r in batch.ranges]
+        write = self._db.persist_intake_batch(
+            s.group, s.topic, batch.entries, ranges, dead_letter, s.db_timeout_s
+        )
+        try:
+            return await asyncio.wait_for(write, timeout=s.batch_deadline_s)
+        except TimeoutError:
+            raise TimeoutError(
+                f"a batch's write took over {s.batch_deadline_s:g} s, its deadline "
+                f"(2 x statement timeout {s.db_timeout_s:g} s + DLQ {s.dlq_deadline_s:g} s)"
+            ) from None
+
+    async def _send_to_dlq(self, rejected: Sequence[Rejected]) -> None:
+        dlq = self._dlq
+        assert dlq is not None
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(dlq.send, rejected), timeout=self._s.dlq_deadline_s
+            )
+        except TimeoutError:
+            raise DlqUnavailable(
+                f"topic {dlq.topic!r} did not acknowledge within {self._s.dlq_deadline_s:g} s"
+            ) from None
+        for item in rejected:
+            log.warning(
+                "intake.dead_lettered",
+                reason=item.error.reason,
+                partition=item.message.partition,
+                offset=item.message.offset,
+                sqlstate=item.sqlstate,
+                error=item.error.detail,
+            )
 
     def _commit_to_kafka(self, batch: SortedBatch) -> None:
         # The jobs DB holds the truth; this commit only keeps Kafka's lag tools right.
@@ -261,25 +275,9 @@ class IntakeService(Service):
         while True:
             try:
                 value = await attempt()
-            except (*_DB_ERRORS, DlqUnavailable) as exc:
-                now = time.monotonic()
-                down_since = down_since or now
-                self._trouble = f"{what} failing: {exc}"
-                log.warning(
-                    "intake.waiting",
-                    dependency=what,
-                    error=str(exc).strip(),
-                    down_s=round(now - down_since, 1),
-                )
-                if now - down_since > self._s.give_up_after_s:
-                    raise ServiceFailed(
-                        f"intake: the {what} kept failing for {now - down_since:.0f} s "
-                        f"(limit JOBLINE_INTAKE_DB_DOWN_EXIT_S={self._s.give_up_after_s:g}): "
-                        f"{exc}; nothing was skipped or committed past it. Exiting so the "
-                        "orchestrator restarts this process; check the jobs DB / Kafka"
-                    ) from exc
-                if self.stopping:
-                    raise ServiceFailed(f"intake stopped while the {what} was failing") from exc
+            except _RETRIED as exc:
+                down_since = down_since or time.monotonic()
+                self._report_waiting(what, exc, down_since)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -288,6 +286,23 @@ class IntakeService(Service):
             self._trouble = None
             return value
 
-
-def _as_bytes(value: str | bytes | None) -> bytes | None:
-    return value.encode() if isinstance(value, str) else value
+    def _report_waiting(self, what: str, exc: BaseException, down_since: float) -> None:
+        """Readiness and the log say what is failing; past the limit, give up."""
+        # The DLQ write of refused jobs happens inside the jobs DB's transaction.
+        what = "DLQ topic" if isinstance(exc, DlqUnavailable) else what
+        state = "unreachable" if is_connection_error(exc) else "failing"
+        error = str(exc).strip() or type(exc).__name__
+        down_s = time.monotonic() - down_since
+        self._trouble = f"{what} {state}: {error}"
+        log.warning(
+            "intake.waiting", dependency=what, state=state, error=error, down_s=round(down_s, 1)
+        )
+        if down_s > self._s.give_up_after_s:
+            raise ServiceFailed(
+                f"intake: the {what} kept failing for {down_s:.0f} s "
+                f"(limit JOBLINE_INTAKE_DB_DOWN_EXIT_S={self._s.give_up_after_s:g}): "
+                f"{error}; nothing was skipped or committed past it. Exiting so the "
+                "orchestrator restarts this process; check the jobs DB / Kafka"
+            ) from exc
+        if self.stopping:
+            raise ServiceFailed(f"intake stopped while the {what} was failing") from exc

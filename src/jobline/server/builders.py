@@ -79,6 +79,7 @@ def intake_settings(s: Settings) -> IntakeSettings:
         give_up_after_s=s.intake_db_down_exit_s,
         skip_configs=s.skipped_config_ids,
         session_timeout_s=s.intake_session_timeout_s,
+        db_timeout_s=s.intake_db_timeout_s,
     )
 
 

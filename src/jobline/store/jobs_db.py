@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,15 +19,20 @@ from jobline.job import JobMessage, KeyMode
 from jobline.job.keys import fold_keyed, key_scope
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
+from jobline.store.refusals import Refusals, write_splitting
 from jobline.store.rows import (
     FailedAttempt,
     FetchedJob,
     IntakeBatchResult,
     QueueCounts,
+    RefusedJob,
     RescuedJob,
 )
 
 Q = load_queries("jobline.store.sql", "queries.sql")
+
+#: sends refused jobs to the DLQ; awaited inside the batch's transaction, before its commit
+DeadLetter = Callable[[Sequence[RefusedJob]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -160,12 +165,13 @@ class JobsDB:
             return 0
         async with self._pool.connection() as conn, conn.transaction():
             await self._write_jobs(conn, jobs)
+            await self._notify(conn, jobs)
         return len(jobs)
 
     async def _write_jobs(
         self, conn: psycopg.AsyncConnection[TupleRow], jobs: Sequence[JobMessage]
     ) -> None:
-        """Insert jobs (job keys applied) and wake the runners, inside the caller's tx."""
+        """Insert jobs (job keys applied) inside the caller's transaction."""
         pending = fold_keyed(jobs)
         for _ in range(_KEY_RACE_ATTEMPTS):
             keyed = [j for j in pending if j.key is not None]
@@ -179,7 +185,6 @@ class JobsDB:
                 j for j in keyed if j.key_mode is KeyMode.REPLACE and key_scope(j) not in written
             ]
             if not pending:
-                await self._notify(conn, jobs)
                 return
         raise psycopg.errors.SerializationFailure(
             f"{len(pending)} keyed job(s) kept meeting jobs locked by runners; retry the batch"
@@ -211,28 +216,42 @@ class JobsDB:
         topic: str,
         jobs: Sequence[tuple[int, int, JobMessage | None]],
         ranges: Sequence[OffsetRange],
+        dead_letter: DeadLetter,
+        statement_timeout_s: float,
     ) -> IntakeBatchResult:
         """Write a batch's jobs and its next offsets in ONE transaction.
 
         `jobs` holds (partition, offset, job) for every message of the batch; job is None
         for a message that went to the DLQ (its offset still advances). Messages below the
         offset already stored for their partition were persisted before (a replay after a
-        crash or a rebalance) and are skipped, so a job is never stored twice.
+        crash or a rebalance) and are skipped, so a job is never stored twice. Jobs the
+        jobs DB refuses are found by splitting the batch and handed to `dead_letter`
+        before the commit: if it raises, nothing is committed.
         """
         partitions = [r.partition for r in ranges]
         async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                Q["set_statement_timeout"], {"ms": str(max(1, int(statement_timeout_s * 1000)))}
+            )
             cur = await conn.execute(
                 Q["lock_offsets"], {"group": group, "topic": topic, "partitions": partitions}
             )
             stored = {int(r[0]): int(r[1]) for r in await cur.fetchall()}
             fresh = [
-                job
+                (partition, offset, job)
                 for partition, offset, job in jobs
                 if job is not None and offset >= stored.get(partition, -1)
             ]
             duplicates = sum(1 for p, o, j in jobs if j is not None and o < stored.get(p, -1))
+            found = Refusals()
             if fresh:
-                await self._write_jobs(conn, fresh)
+                await write_splitting(conn, fresh, self._write_jobs, found)
+            if found.refused:
+                await dead_letter(found.refused)
+            refused = found.offsets()
+            written = [job for p, o, job in fresh if (p, o) not in refused]
+            if written:
+                await self._notify(conn, written)
             await conn.execute(
                 Q["save_offsets"],
                 {
@@ -242,7 +261,7 @@ class JobsDB:
                     "offsets": [r.next_offset for r in ranges],
                 },
             )
-        return IntakeBatchResult(persisted=len(fresh), duplicates=duplicates)
+        return IntakeBatchResult(len(written), duplicates, tuple(found.refused), found.splits)
 
     # --- runner --------------------------------------------------------------------------
 

@@ -51,6 +51,21 @@ class QueueCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedJob:
+    """A message of an intake batch whose job the jobs DB refused to store."""
+
+    partition: int
+    offset: int
+    #: PostgreSQL's error code, or "client" when psycopg refused the value before sending
+    sqlstate: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class IntakeBatchResult:
     persisted: int
     duplicates: int
+    #: jobs the jobs DB refused (dead-lettered before the commit), in batch order
+    refused: tuple[RefusedJob, ...] = ()
+    #: how many times the batch was split to find them
+    splits: int = 0

@@ -127,6 +127,11 @@ SELECT id, type, plugin_config_id, team_id, payload, meta, run_at, created_at,
        attempts, max_attempts, last_error, key, queue_name, priority
 FROM moved
 
+-- name: set_statement_timeout
+-- The intake's deadline for each statement of its batch transaction; `true` makes it
+-- local to that transaction (SET LOCAL), so the pooled connection keeps its own.
+SELECT set_config('statement_timeout', %(ms)s, true)
+
 -- name: lock_offsets
 -- Held until the batch's transaction ends: a second consumer of the same partition (a
 -- zombie after a rebalance) waits here, then sees the offsets this one wrote.
