@@ -17,7 +17,9 @@ import yaml
 from tests.integration.conftest import (  # noqa: F401
     env,
     kafka_topics,
+    runs_table,
     services_env,
+    settings,
     test_id,
 )
 
