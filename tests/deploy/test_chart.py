@@ -67,7 +67,13 @@ def test_default_deployments_are_named_as_the_runbook_restarts_them(rendered: Re
 
 def test_a_deployment_name_can_be_changed(rendered: Rendered) -> None:
     names = set(_deployments(rendered, "all-modes"))
-    assert names == {"plugins-jobs", "plugins-scheduler", "jobline-http", "plugins-dashboard"}
+    assert names == {
+        "plugins-jobs",
+        "plugins-scheduler",
+        "jobline-http",
+        "plugins-runners",
+        "plugins-dashboard",
+    }
 
 
 def test_each_deployment_runs_its_mode(rendered: Rendered) -> None:
@@ -76,6 +82,9 @@ def test_each_deployment_runs_its_mode(rendered: Rendered) -> None:
         assert env_of(deployments[f"plugins-{mode}"])["JOBLINE_MODE"] == mode
         assert container(deployments[f"plugins-{mode}"])["args"] == ["serve"]
     assert env_of(deployments["jobline-http"])["JOBLINE_MODE"] == "api"
+    runners = env_of(deployments["plugins-runners"])
+    assert "JOBLINE_MODE" not in runners
+    assert runners["JOBLINE_CAPABILITIES"] == "runner,http"  # never consumes Kafka
     assert "JOBLINE_MODE" not in env_of(deployments["plugins-dashboard"])
     assert container(deployments["plugins-dashboard"])["args"] == ["dashboard"]
     for deployment in deployments.values():

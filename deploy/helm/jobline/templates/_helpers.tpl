@@ -60,7 +60,7 @@ envFrom (jobline.envFrom); nothing here holds a secret value.
 
 {{/* User-given JOBLINE_* settings; a database URL there is refused (it is a secret). */}}
 {{- define "jobline.userEnv" -}}
-{{- $fromChart := dict "JOBLINE_MODE" "deployments.<name>.mode" "JOBLINE_HTTP_HOST" "the chart (0.0.0.0)" "JOBLINE_HTTP_PORT" "httpPort" "JOBLINE_SHUTDOWN_GRACE_S" "shutdownGraceSeconds" "JOBLINE_MIGRATE_ON_START" "migrate.enabled (always false in pods)" }}
+{{- $fromChart := dict "JOBLINE_MODE" "deployments.<name>.mode" "JOBLINE_CAPABILITIES" "deployments.<name>.capabilities" "JOBLINE_HTTP_HOST" "the chart (0.0.0.0)" "JOBLINE_HTTP_PORT" "httpPort" "JOBLINE_SHUTDOWN_GRACE_S" "shutdownGraceSeconds" "JOBLINE_MIGRATE_ON_START" "migrate.enabled (always false in pods)" }}
 {{- range $name, $value := .env }}
 {{- if hasKey $fromChart $name }}
 {{- fail (printf "%s.%s: set by the chart from %s; change that value instead" $.where $name (get $fromChart $name)) }}
