@@ -13,6 +13,7 @@ import argparse
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,8 +35,8 @@ def helm_template(helm: str, values: Path, *extra: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
-def _file_for(doc: dict[str, object]) -> str:
-    annotations = (doc.get("metadata") or {}).get("annotations") or {}  # type: ignore[union-attr]
+def _file_for(doc: dict[str, Any]) -> str:
+    annotations = (doc.get("metadata") or {}).get("annotations") or {}
     if doc.get("kind") == "Job" and "helm.sh/hook" in annotations:
         return "migrate.yaml"
     return "monitoring.yaml" if doc.get("kind") in MONITORING_KINDS else "jobline.yaml"

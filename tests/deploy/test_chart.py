@@ -88,8 +88,8 @@ def test_each_deployment_runs_its_mode(rendered: Rendered) -> None:
     assert "JOBLINE_MODE" not in env_of(deployments["plugins-dashboard"])
     assert container(deployments["plugins-dashboard"])["args"] == ["dashboard"]
     for deployment in deployments.values():
-        mode = env_of(deployment).get("JOBLINE_MODE")
-        assert mode is None or mode in MODES, mode
+        preset = env_of(deployment).get("JOBLINE_MODE")
+        assert preset is None or preset in MODES, preset
 
 
 def test_probes_use_health_and_ready_on_the_http_port(rendered: Rendered) -> None:
