@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.helpers import ServeProcess
+
 from .conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -111,3 +113,25 @@ def test_the_wheel_installs_in_a_clean_venv_with_the_constraints_and_runs(tmp_pa
         n: pins[n] for n in installed if n in pins
     }
     assert set(installed) - set(pins) == {"jobline"}, "an unpinned dependency was installed"
+
+
+def _healthcheck_command() -> list[str]:
+    match = re.search(r"^HEALTHCHECK .*?CMD (\[[^\n]*\])$", DOCKERFILE.read_text(), re.M | re.S)
+    assert match, "no exec-form HEALTHCHECK in the Dockerfile"
+    command: list[str] = json.loads(match.group(1))
+    return [sys.executable if command[0] == "python" else command[0], *command[1:]]
+
+
+def test_the_image_healthcheck_passes_on_a_serving_process_and_fails_without_one(
+    env: dict[str, str],
+) -> None:
+    server = ServeProcess(env, "--mode", "api")
+    try:
+        server.wait_ready()
+        check = _healthcheck_command()
+        alive = subprocess.run(check, env={"JOBLINE_HTTP_PORT": str(server.port)}, timeout=30)
+        assert alive.returncode == 0
+    finally:
+        assert server.stop() == 0
+    gone = subprocess.run(check, env={"JOBLINE_HTTP_PORT": str(server.port)}, timeout=30)
+    assert gone.returncode != 0
