@@ -27,6 +27,7 @@ ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 EXTERNAL = {
     "pg_stat_activity_count": "postgres_exporter (connections per database)",
     "pg_settings_max_connections": "postgres_exporter (the server's max_connections)",
+    "kafka_consumergroup_lag": "kafka_exporter (the intake group's lag per partition)",
 }
 PROMQL_WORDS = {"by", "without", "and", "or", "unless", "on", "ignoring", "group_left"}
 PROMQL_WORDS |= {"group_right", "bool", "offset", "inf", "nan"}
