@@ -169,31 +169,32 @@ def test_an_existing_secret_means_no_secret_in_the_release(rendered: Rendered) -
     assert of_kind(rendered["existing-secret"][1], "Secret") == {}
 
 
+SECRET = 'secret.existingSecret="s"'
+
+
 @pytest.mark.parametrize(
     ("sets", "refusal"),
     [
-        (("secret.existingSecret=s", "deployments.jobs.replicas=9"), "above kafka.partitions=8"),
+        ((SECRET, "deployments.jobs.replicas=9"), "above kafka.partitions=8"),
         (
-            ("secret.existingSecret=s", "autoscaling.enabled=true", "autoscaling.maxReplicas=9"),
+            (SECRET, "autoscaling.enabled=true", "autoscaling.maxReplicas=9"),
             "above kafka.partitions=8",
         ),
         ((), "no database URLs"),
+        ((SECRET, 'env.JOBLINE_DATABASE_URL="postgresql://x"'), "not allowed as a plain value"),
         (
-            ("secret.existingSecret=s", "env.JOBLINE_DATABASE_URL=postgresql://x"),
-            "not allowed as a plain value",
-        ),
-        (
-            ("secret.existingSecret=s", "deployments.jobs.env.JOBLINE_SHUTDOWN_GRACE_S=60"),
+            (SECRET, 'deployments.jobs.env.JOBLINE_SHUTDOWN_GRACE_S="60"'),
             "set by the chart from shutdownGraceSeconds",
         ),
-        (("secret.existingSecret=s", "shutdownGraceSeconds=2.5"), "must be whole seconds"),
+        ((SECRET, "shutdownGraceSeconds=2.5"), "want integer"),
+        ((SECRET, "terminationGraceMarginSeconds=2"), "minimum"),
+        ((SECRET, "kafka.partitions=0"), "minimum"),
     ],
 )
 def test_the_chart_refuses_values_that_would_break_the_deployment(
     sets: tuple[str, ...], refusal: str
 ) -> None:
-    args = [a for s in sets for a in ("--set", s)]
-    done = helm_template(*args)
+    done = helm_template(*[a for s in sets for a in ("--set-json", s)])
     assert done.returncode != 0
     assert refusal in done.stderr, done.stderr
 
