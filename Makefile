@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean
+.PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean \
+	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
 
@@ -43,8 +44,49 @@ integration: venv services
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services lint typecheck
+test: venv services lint typecheck deploy-check
 	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
+
+# --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
+HELM       := .tools/bin/helm
+WHEELHOUSE := .tools/wheelhouse/.stamp
+CHART      := deploy/helm/jobline
+
+# Helm v3.22.0 built from its Go module into .tools/bin (first time: a few minutes).
+$(HELM): scripts/install-helm
+	scripts/install-helm
+	touch $(HELM)
+
+helm: $(HELM)
+
+# The pinned runtime wheels, so that tests/deploy installs the image's wheel offline, fast.
+$(WHEELHOUSE): constraints.txt pyproject.toml | venv
+	mkdir -p $(@D)
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(@D)/requirements.txt
+	$(BIN)/pip download --quiet --disable-pip-version-check --dest $(@D) --constraint constraints.txt --requirement $(@D)/requirements.txt
+	touch $@
+
+deploy-wheelhouse: $(WHEELHOUSE)
+
+# Copy the alert rules into the chart (Helm reads only files inside it), then render deploy/k8s.
+deploy-sync: venv $(HELM)
+	cp deploy/prometheus/alerts.yml $(CHART)/files/alerts.yml
+	$(BIN)/python scripts/render_k8s.py --helm $(HELM)
+
+deploy-render: deploy-sync
+
+deploy-lint: venv $(HELM)
+	for values in $(CHART)/ci/*-values.yaml; do \
+		$(HELM) lint --strict --quiet $(CHART) --values $$values || exit 1; \
+	done
+	$(BIN)/hadolint Dockerfile
+
+deploy-check: venv services deploy-lint $(WHEELHOUSE)
+	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)
+
+# Re-pin every dependency from a clean venv (after changing pyproject.toml).
+constraints:
+	scripts/lock-constraints
 
 demo: venv services
 	$(BIN)/python examples/demo.py
@@ -53,4 +95,4 @@ bench: venv services
 	$(BIN)/python benchmarks/baseline.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .tools/wheelhouse
