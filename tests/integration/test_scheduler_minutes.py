@@ -17,7 +17,7 @@ from jobline.config import Settings
 
 from .helpers import ServeProcess, add_config
 
-pytestmark = pytest.mark.chaos
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 
 TASK = "ticker/run_every_minute"
 
