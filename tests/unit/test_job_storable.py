@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import time
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ from jobline.job.limits import (
     SMALLINT_MIN,
 )
 from jobline.job.reasons import REASONS, invalid_job
+from jobline.job.storable import may_hold_problem
 from tests.job_messages import json_values, wire_jobs
 
 PADDING = {"small": 0, "large": 2_000}  # large: past the raw-bytes check's size threshold
@@ -347,3 +349,27 @@ def test_the_raw_bytes_check_never_lets_an_unstorable_value_through(data: bytes)
 def test_a_payload_the_codec_accepts_survives_json_as_the_store_writes_it(value: Any) -> None:
     job = decode_job(message(payload=json.dumps(value)))
     assert json.loads(json.dumps(job.payload)) == job.payload
+
+
+@st.composite
+def json_numbers(draw: st.DrawFn) -> str:
+    """JSON number text around the edges of a double: long digit runs, 2-4 digit exponents."""
+    digits = draw(st.sampled_from([1, 2, 17, 198, 199, 200, 201, 308, 309, 310, 320]))
+    integer = draw(st.sampled_from(["1", "9", "4"])) + "0" * (digits - 1)
+    fraction = draw(st.sampled_from(["", ".5", ".000001"]))
+    exponent = draw(st.sampled_from(["", "e", "E", "e+", "e-", "E+", "E-"]))
+    if exponent:
+        exponent += draw(st.sampled_from(["0", "99", "099", "100", "0100", "307", "308", "400"]))
+    return draw(st.sampled_from(["", "-"])) + integer + fraction + exponent
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_numbers())
+def test_the_raw_bytes_check_sees_every_number_that_overflows_a_double(literal: str) -> None:
+    data = message(2_000, payload=f"[{literal}]")
+    is_float = any(c in literal for c in ".eE")
+    if is_float and not math.isfinite(float(literal)):
+        assert may_hold_problem(data)
+        assert refusal(data).reason == "not_json"
+    else:
+        assert decode_job(data).payload == [json.loads(literal)]

@@ -66,9 +66,7 @@ class KeyMode(StrEnum):
     PRESERVE = "preserve"
 
 
-def _name_problem(value: str | None, wire: str, limit: int) -> Problem | None:
-    if value is None:
-        return None
+def _name_problem(value: str, wire: str, limit: int) -> Problem | None:
     found = text_problem(value, wire)
     if found is not None:
         return found
@@ -124,7 +122,11 @@ class JobMessage(BaseModel):
 
     def _names_problem(self) -> Problem | None:
         for attr, wire, limit in _NAMES:
-            found = _name_problem(getattr(self, attr), wire, limit)
+            name = getattr(self, attr)
+            # the usual name: ASCII (one byte a character), short, no NUL
+            if name is None or (name.isascii() and len(name) <= limit and "\x00" not in name):
+                continue
+            found = _name_problem(name, wire, limit)
             if found is not None:
                 return found
         return None
@@ -133,7 +135,7 @@ class JobMessage(BaseModel):
         if info.context is RAW_CHECKED:
             return None
         try:
-            return find_problem(self.payload, "payload") or find_in_fields(self.extra)
+            return find_problem(self.payload, "payload") or find_in_fields(self.model_extra or {})
         except RecursionError:
             return Problem("unstorable", "payload", "is nested too deeply: flatten it")
 

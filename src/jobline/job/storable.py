@@ -26,6 +26,10 @@ _NUMBER_SHAPE = bytes.maketrans(b"0123456789E", b"0000000000e")
 _LONG_RUN = b"0" * 200
 
 
+_NUL_TEXT = (
+    "holds a NUL character (\\u0000), which PostgreSQL cannot store: "
+    "remove it, or encode binary data as base64"
+)
 SURROGATE_TEXT = (
     "holds a lone UTF-16 surrogate, which UTF-8 and PostgreSQL cannot store: "
     "send valid Unicode text (pair the surrogates)"
@@ -39,6 +43,10 @@ class Problem:
     reason: str
     field: str
     text: str
+
+    def under(self, prefix: str) -> Problem:
+        """The same problem, seen from the value that holds this one at `prefix`."""
+        return Problem(self.reason, prefix + self.field, self.text)
 
 
 def may_hold_problem(data: bytes) -> bool:
@@ -58,12 +66,7 @@ def may_hold_problem(data: bytes) -> bool:
 def text_problem(text: str, field: str) -> Problem | None:
     """A NUL or a surrogate in a string (or an object key), which no column can hold."""
     if "\x00" in text:
-        return Problem(
-            "unstorable",
-            field,
-            "holds a NUL character (\\u0000), which PostgreSQL cannot store: "
-            "remove it, or encode binary data as base64",
-        )
+        return Problem("unstorable", field, _NUL_TEXT)
     if not text.isascii():
         try:
             text.encode()
@@ -71,16 +74,6 @@ def text_problem(text: str, field: str) -> Problem | None:
             code = ord(text[exc.start])
             return Problem("unstorable", field, f"{SURROGATE_TEXT} (U+{code:04X})")
     return None
-
-
-def _number_problem(value: int | float, field: str) -> Problem | None:
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return None
-        return Problem(
-            "not_json", field, f"holds {value!r}, which JSON cannot carry: send null or a string"
-        )
-    return None if -_INT_LIMIT < value < _INT_LIMIT else long_number_problem(field)
 
 
 def long_number_problem(field: str) -> Problem:
@@ -92,43 +85,90 @@ def long_number_problem(field: str) -> Problem:
     )
 
 
-def _container_problem(value: Any, field: str) -> Problem | None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return _wrong_type(key, f"{field} key")
-            where = f"{field}.{key}"
-            found = text_problem(key, f"{field} key {key!r}") or find_problem(item, where)
-            if found is not None:
-                return found
+def _float_problem(value: float) -> Problem | None:
+    if math.isfinite(value):
         return None
-    for index, item in enumerate(value):
-        found = find_problem(item, f"{field}[{index}]")
-        if found is not None:
-            return found
-    return None
+    return Problem(
+        "not_json", "", f"holds {value!r}, which JSON cannot carry: send null or a string"
+    )
 
 
-def _wrong_type(value: Any, field: str) -> Problem:
+def _wrong_type(value: Any) -> Problem:
     return Problem(
         "wrong_type",
-        field,
+        "",
         f"is a {type(value).__name__}, which JSON cannot carry: convert it to a string, "
         "number, boolean, null, list or object with string keys",
     )
 
 
+def _dict_problem(value: dict[Any, Any]) -> Problem | None:
+    for key, item in value.items():
+        if type(key) is not str or "\x00" in key or not key.isascii():
+            found = _key_problem(key)
+            if found is not None:
+                return found
+        found = _problem(item)
+        if found is not None:
+            return found.under(f".{key}")
+    return None
+
+
+def _key_problem(key: Any) -> Problem | None:
+    if not isinstance(key, str):
+        return _wrong_type(key).under(f" key {key!r}")
+    return text_problem(key, f" key {key!r}")
+
+
+def _list_problem(value: list[Any] | tuple[Any, ...]) -> Problem | None:
+    for index, item in enumerate(value):
+        found = _problem(item)
+        if found is not None:
+            return found.under(f"[{index}]")
+    return None
+
+
+def _problem(value: Any) -> Problem | None:
+    """The first problem inside `value`, its field relative to `value` ("" is itself).
+
+    Exact types first: this runs on every payload that is not known clean, so the common
+    JSON types cost one comparison each, and a path is only built for a problem found.
+    """
+    kind = type(value)
+    if kind is str:
+        return None if "\x00" not in value and value.isascii() else text_problem(value, "")
+    if kind is dict:
+        return _dict_problem(value)
+    if kind is list:
+        return _list_problem(value)
+    if kind is int:
+        return None if -_INT_LIMIT < value < _INT_LIMIT else long_number_problem("")
+    if kind is float:
+        return _float_problem(value)
+    if value is None or kind is bool:
+        return None
+    return _subclass_problem(value)
+
+
+def _subclass_problem(value: Any) -> Problem | None:
+    # str and int enums, tuples, ...: serialized as their base type
+    if isinstance(value, str):
+        return text_problem(value, "")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return _problem(int(value))
+    if isinstance(value, float):
+        return _float_problem(value)
+    if isinstance(value, (dict, list, tuple)):
+        return _dict_problem(value) if isinstance(value, dict) else _list_problem(value)
+    return _wrong_type(value)
+
+
 def find_problem(value: Any, field: str) -> Problem | None:
     """The first value inside a JSON-like value that the jobs DB cannot store, or None."""
-    if isinstance(value, str):
-        return text_problem(value, field)
-    if isinstance(value, (int, float)):  # bool too: always in range
-        return _number_problem(value, field)
-    if value is None:
-        return None
-    if isinstance(value, (dict, list, tuple)):
-        return _container_problem(value, field)
-    return _wrong_type(value, field)
+    found = _problem(value)
+    return None if found is None else found.under(field)
 
 
 def find_in_fields(fields: dict[str, Any]) -> Problem | None:
