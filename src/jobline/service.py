@@ -37,6 +37,9 @@ class Service(ABC):
         if self._task is not None:
             await asyncio.shield(self._task)
 
+    def begin_stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop taking new work at once (the server calls it on every service first)."""
+
     async def stop(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
         self._stopping.set()

@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 import socket
+import time
 import uuid
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
+from jobline.dburl import DbLimits
 from jobline.http.service import HttpService
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.logs import get_logger
@@ -17,8 +19,9 @@ from jobline.migrator import opened
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import build_producer
+from jobline.retry import RetryPolicy
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
-from jobline.runner.execute import ExecutionPolicy
+from jobline.runner.policies import ExecutionPolicy
 from jobline.runner.sampler import SamplerService
 from jobline.server.capabilities import Capability
 from jobline.service import Service, ServiceStatus
@@ -29,6 +32,23 @@ log = get_logger("jobline.server")
 
 def new_runner_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _runner_settings(s: Settings) -> RunnerSettings:
+    policy = ExecutionPolicy(
+        default_timeout_s=s.job_timeout_s,
+        retry=RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_cap_s),
+        disabled_config_delay_s=s.disabled_config_delay_s,
+        unknown_give_up_s=s.unknown_job_give_up_s,
+    )
+    return RunnerSettings(
+        concurrency=s.runner_concurrency,
+        poll_interval_s=s.runner_poll_interval_s,
+        policy=policy,
+        max_beat_age_s=s.runner_dead_after_s / 2,
+        shutdown_reserve_s=min(s.shutdown_reserve_s, s.shutdown_grace_s / 2),
+        zombie_threads_unready=s.runner_zombie_threads_unready,
+    )
 
 
 class Server:
@@ -44,6 +64,7 @@ class Server:
     async def _build(self, stack: AsyncExitStack) -> list[Service]:
         s = self.settings
         caps = self.capabilities
+        limits = DbLimits.from_settings(s)
         registry = PluginRegistry.discover(s.plugins)
         producer = build_producer(s)
         stack.callback(producer.close)
@@ -54,39 +75,35 @@ class Server:
         if Capability.RUNNER in caps or Capability.INTAKE in caps:
             jobs_db = await stack.enter_async_context(
                 opened(
-                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8),
+                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8, limits=limits),
                     migrate_first=s.migrate_on_start,
                 )
             )
         if Capability.RUNNER in caps:
             assert jobs_db is not None
             main_db = await stack.enter_async_context(
-                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+                opened(
+                    MainDB(s.database_url, s.schema_name, limits=limits),
+                    migrate_first=s.migrate_on_start,
+                )
             )
             runner_id = new_runner_id()
-            heartbeat = HeartbeatService(
-                jobs_db,
-                runner_id,
-                sorted(caps),
-                interval_s=s.runner_heartbeat_s,
-                dead_after_s=s.runner_dead_after_s,
-                default_max_attempts=s.max_attempts,
-            )
-            policy = ExecutionPolicy(s.job_timeout_s, s.max_attempts, s.retry_base_s, s.retry_cap_s)
             runner = RunnerService(
                 jobs_db,
                 runner_id,
                 registry,
                 ConfigCache(main_db),
                 producer,
-                RunnerSettings(
-                    s.runner_concurrency,
-                    s.runner_poll_interval_s,
-                    policy,
-                    s.disabled_config_delay_s,
-                    s.runner_dead_after_s / 2,
-                ),
+                _runner_settings(s),
                 beat_age_s=lambda: heartbeat.beat_age_s,
+            )
+            heartbeat = HeartbeatService(
+                jobs_db,
+                runner_id,
+                sorted(caps),
+                interval_s=s.runner_heartbeat_s,
+                dead_after_s=s.runner_dead_after_s,
+                max_attempts_of=runner.policies.max_attempts_of_type,
             )
             sampler = SamplerService(
                 jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
@@ -150,16 +167,27 @@ class Server:
                 )
                 exit_code = await self._wait_for_stop_or_failure()
             finally:
-                grace = self.settings.shutdown_grace_s
-                log.info("server.stopping", grace_s=grace)
-                for svc in reversed(started):
-                    try:
-                        await svc.stop(grace)
-                    except Exception:
-                        log.exception("service.stop_failed", service=svc.name)
-                        exit_code = exit_code or 1
+                exit_code = await self._stop_services(started) or exit_code
         log.info("server.stopped", exit_code=exit_code)
         return exit_code
+
+    async def _stop_services(self, started: list[Service]) -> int:
+        """Stop within ONE deadline for the whole process (JOBLINE_SHUTDOWN_GRACE_S): every
+        service stops taking work at once (the runner stops fetching), then each stops in
+        reverse order with what is left of the grace. Returns 1 if a stop failed."""
+        grace = self.settings.shutdown_grace_s
+        deadline = time.monotonic() + grace
+        log.info("server.stopping", grace_s=grace)
+        for svc in started:
+            svc.begin_stop()
+        failed = 0
+        for svc in reversed(started):
+            try:
+                await svc.stop(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                log.exception("service.stop_failed", service=svc.name)
+                failed = 1
+        return failed
 
     async def _wait_for_stop_or_failure(self) -> int:
         stop: asyncio.Future[object] = asyncio.ensure_future(self._stop.wait())
