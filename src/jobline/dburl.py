@@ -92,7 +92,7 @@ def mask_secrets(text: str, *conninfos: str) -> str:
         password = _password_of(conninfo)
         if password is None:
             continue
-        for form in {password, quote(password, safe="")}:
+        for form in sorted({password, quote(password, safe="")}, key=len, reverse=True):
             text = text.replace(form, MASK)
     return text
 

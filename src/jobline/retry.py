@@ -106,8 +106,10 @@ class Backoff:
     def next(self) -> float:
         self.failures += 1
         nominal = nominal_delay(self.failures, self._base_s, self._cap_s)
-        # Never below base/2: a tight spin would hammer a database that just came back.
-        return max(self._base_s / 2, jittered(nominal, Jitter.FULL, self._rng))
+        # Full jitter above a floor of base/2: no tight spin against a database that just
+        # came back, and the pods' delays spread over the whole band.
+        floor = self._base_s / 2
+        return floor + jittered(nominal - floor, Jitter.FULL, self._rng)
 
     def reset(self) -> None:
         self.failures = 0

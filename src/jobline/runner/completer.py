@@ -30,6 +30,9 @@ _DATA_ERROR_CLASSES = frozenset({"22", "23", "54"})
 
 
 def is_data_error(exc: BaseException) -> bool:
+    """Does the error blame what was written (not the database being unavailable)?"""
+    if isinstance(exc, psycopg.DataError | psycopg.IntegrityError):
+        return True  # including psycopg's own refusals before sending (a NUL in text)
     sqlstate = exc.sqlstate if isinstance(exc, psycopg.Error) else None
     return sqlstate is not None and sqlstate[:2] in _DATA_ERROR_CLASSES
 

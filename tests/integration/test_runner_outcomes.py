@@ -1,0 +1,104 @@
+"""The runner's writes against the real jobs DB: lost locks, refused outcomes, orphans,
+and the rescue's attempts limit per job type."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from jobline import JobMessage
+from jobline.config import Settings
+from jobline.metrics import RUNNER_LOCK_LOST, RUNNER_OUTCOMES_SET_ASIDE
+from jobline.runner import completer as completer_module
+from jobline.runner.completer import Completer
+from jobline.runner.outcome import Outcome, Result
+from jobline.store import JobsDB
+
+
+def _job(n: int, job_type: str = "record") -> JobMessage:
+    return JobMessage.create(
+        type=job_type,
+        payload={"n": n},
+        plugin_config_id=1,
+        team_id=1,
+        run_at=datetime.now(UTC) - timedelta(seconds=1),
+    )
+
+
+def _sql(settings: Settings, statement: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(settings.jobs_database_url, autocommit=True) as conn:
+        cur = conn.execute(statement.format(s=settings.schema_name))  # type: ignore[arg-type]
+        return cur.fetchall() if cur.description else []
+
+
+async def _flushed(completer: Completer, *outcomes: Outcome) -> None:
+    for outcome in outcomes:
+        completer.add(outcome)
+    stop = asyncio.Event()
+    stop.set()
+    await asyncio.wait_for(completer.run(stop), timeout=10)
+
+
+async def test_an_outcome_for_a_job_whose_lock_was_taken_is_counted_as_lock_lost(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    await jobs_db.insert_jobs([_job(1), _job(2)])
+    mine, stolen = await jobs_db.fetch_due("r1", 2)
+    _sql(settings, f"UPDATE {{s}}.jobs SET locked_by = 'r2' WHERE id = {stolen.id}")
+    before = RUNNER_LOCK_LOST.labels("success")._value.get()
+    await _flushed(
+        Completer(jobs_db, "r1"),
+        Outcome(mine.id, Result.SUCCESS),
+        Outcome(stolen.id, Result.SUCCESS),
+    )
+    assert RUNNER_LOCK_LOST.labels("success")._value.get() == before + 1
+    # the peer's job is untouched; ours is done
+    assert _sql(settings, "SELECT id, locked_by FROM {s}.jobs") == [(stolen.id, "r2")]
+
+
+async def test_an_outcome_the_db_refuses_is_set_aside_and_the_others_are_written(
+    jobs_db: JobsDB, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the cleaning, a NUL in an error text is a data error for its job alone.
+    monkeypatch.setattr(completer_module, "clean_error", lambda text: text)
+    await jobs_db.insert_jobs([_job(n) for n in range(3)])
+    done, poison, retried = await jobs_db.fetch_due("r1", 3)
+    before = RUNNER_OUTCOMES_SET_ASIDE._value.get()
+    retry_at = datetime.now(UTC) + timedelta(hours=1)
+    await _flushed(
+        Completer(jobs_db, "r1"),
+        Outcome(done.id, Result.SUCCESS),
+        Outcome(poison.id, Result.RETRY, error="bad\x00text", retry_at=retry_at),
+        Outcome(retried.id, Result.RETRY, error="boom", retry_at=retry_at),
+    )
+    assert RUNNER_OUTCOMES_SET_ASIDE._value.get() == before + 1
+    rows = _sql(settings, "SELECT id, locked_by, attempts, last_error FROM {s}.jobs ORDER BY id")
+    # the refused one is released untouched (not an attempt); the others are written
+    assert rows == [(poison.id, None, 0, None), (retried.id, None, 1, "boom")]
+
+
+async def test_jobs_locked_by_a_runner_that_does_not_hold_them_are_released(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    await jobs_db.insert_jobs([_job(n) for n in range(3)])
+    held, *lost = await jobs_db.fetch_due("r1", 3)  # as if the answer of a fetch was lost
+    released = await jobs_db.release_orphans("r1", [held.id])
+    assert released == {j.id for j in lost}
+    assert _sql(settings, "SELECT id FROM {s}.jobs WHERE locked_by = 'r1'") == [(held.id,)]
+
+
+async def test_the_rescue_moves_out_jobs_that_used_up_their_types_attempts(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    await jobs_db.insert_jobs([_job(1, "once_only"), _job(2, "record")])
+    await jobs_db.heartbeat("dead", "host", 1, ["runner"])
+    await jobs_db.fetch_due("dead", 2)
+    _sql(settings, "UPDATE {s}.runners SET heartbeat_at = now() - interval '1 min'")
+    limits = {"once_only": 1}
+    rescued = await jobs_db.rescue_dead_runners(30, lambda t: limits.get(t, 3))
+    assert len(rescued) == 2
+    assert _sql(settings, "SELECT type FROM {s}.failed_jobs") == [("once_only",)]
+    assert _sql(settings, "SELECT type, attempts FROM {s}.jobs") == [("record", 1)]
