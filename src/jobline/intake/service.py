@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from jobline.errors import ServiceFailed
 from jobline.intake.batch import RawMessage, SortedBatch, sort_batch
 from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
+from jobline.kafka_client import kafka_client_config
 from jobline.logs import get_logger, kafka_logger
 from jobline.metrics import (
     INTAKE_BATCH_SECONDS,
@@ -83,6 +84,7 @@ class IntakeService(Service):
                 "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
                 "client.id": "jobline-intake",
                 "error_cb": self._on_kafka_error,
+                **kafka_client_config(),
             },
             logger=kafka_logger(),
         )

@@ -207,7 +207,8 @@ class RunnerService(Service):
 
     async def _start_jobs(self, jobs: list[FetchedJob]) -> None:
         try:
-            configs = await self._configs.get_many([j.plugin_config_id for j in jobs])
+            async with asyncio.timeout(self._db.call_timeout_s):
+                configs = await self._configs.get_many([j.plugin_config_id for j in jobs])
         except Exception:
             # Without configs we cannot decide; hand the batch back at once.
             for job in jobs:

@@ -148,12 +148,12 @@ class JobsDB(RunnerOps):
         )
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
-        async with self._pool.connection() as conn:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
             cur = await conn.execute(Q[name], params)
             return cur.rowcount
 
     async def _fetchall(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
-        async with self._pool.connection() as conn:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
             cur = await conn.execute(Q[name], params)
             return await cur.fetchall()
 

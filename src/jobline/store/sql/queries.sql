@@ -1,5 +1,5 @@
--- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/queries.py
--- loads them. Connections run with search_path set to the project's schema.
+-- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/jobs_db.py
+-- and store/runner_ops.py load them. Connections run with search_path set to the project's schema.
 
 -- name: insert_jobs
 -- One statement for a whole batch: arrays in, one row per element. A keyed job meets the
