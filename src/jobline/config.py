@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     retry_cap_s: float = Field(default=3600.0, gt=0)
     disabled_config_delay_s: float = Field(default=60.0, gt=0)
     unknown_job_give_up_s: float = Field(default=3600.0, ge=0, le=30 * 86_400)
-    runner_zombie_threads_unready: int = Field(default=10, ge=1, le=10_000)
+    runner_zombie_threads_unready: int = Field(default=10, ge=0, le=10_000)
     shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
     shutdown_reserve_s: float = Field(default=5.0, ge=0, le=600)
     sample_interval_s: float = Field(default=10.0, gt=0, le=3600)

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import psycopg
 import pytest
 
-from jobline import JobMessage
+from jobline import JobMessage, Plugin
 from jobline.config import Settings
-from jobline.metrics import RUNNER_LOCK_LOST, RUNNER_OUTCOMES_SET_ASIDE
+from jobline.metrics import RUNNER_LOCK_LOST, RUNNER_ORPHANS_RELEASED, RUNNER_OUTCOMES_SET_ASIDE
+from jobline.plugins.configs import ConfigCache, MainDB
+from jobline.plugins.registry import PluginRegistry
+from jobline.retry import RetryPolicy
+from jobline.runner import RunnerService, RunnerSettings
 from jobline.runner import completer as completer_module
 from jobline.runner.completer import Completer
 from jobline.runner.outcome import Outcome, Result
-from jobline.store import JobsDB
+from jobline.runner.policies import ExecutionPolicy
+from jobline.store import FetchedJob, JobsDB
 
 
 def _job(n: int, job_type: str = "record") -> JobMessage:
@@ -102,3 +108,58 @@ async def test_the_rescue_moves_out_jobs_that_used_up_their_types_attempts(
     assert len(rescued) == 2
     assert _sql(settings, "SELECT type FROM {s}.failed_jobs") == [("once_only",)]
     assert _sql(settings, "SELECT type, attempts FROM {s}.jobs") == [("record", 1)]
+
+
+class LosesOneFetchAnswer(JobsDB):
+    """A jobs DB whose first non-empty fetch commits but never answers (a timeout)."""
+
+    lost: list[int]
+
+    async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
+        jobs = await super().fetch_due(runner_id, limit)
+        if jobs and not getattr(self, "lost", None):
+            self.lost = [j.id for j in jobs]
+            raise TimeoutError("the fetch's answer was lost")
+        return jobs
+
+
+async def test_a_fetch_whose_answer_was_lost_releases_its_locks_and_the_jobs_run_once(
+    settings: Settings, jobs_db: JobsDB, main_db: MainDB
+) -> None:
+    ran: list[int] = []
+
+    async def record(payload: dict[str, int], meta: object) -> None:
+        ran.append(payload["n"])
+
+    config = await main_db.add_config("orphans", team_id=1, settings={})
+    db = LosesOneFetchAnswer(settings.jobs_database_url, settings.schema_name)
+    await db.open()
+    cid = config.id
+    await db.insert_jobs(
+        [
+            JobMessage.create(type="record", payload={"n": n}, plugin_config_id=cid, team_id=1)
+            for n in range(5)
+        ]
+    )
+    policy = ExecutionPolicy(5, RetryPolicy(), 60, 3600)
+    runner = RunnerService(
+        db,
+        "r1",
+        PluginRegistry([Plugin(name="orphans", jobs={"record": record})]),
+        ConfigCache(main_db),
+        cast(Any, None),  # no triggers from these handlers
+        RunnerSettings(4, 0.2, policy, max_beat_age_s=60),
+        beat_age_s=lambda: 0.0,
+    )
+    before = RUNNER_ORPHANS_RELEASED._value.get()
+    await runner.start()
+    try:
+        for _ in range(100):
+            if len(ran) == 5:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await runner.stop(5)
+        await db.close()
+    assert db.lost and sorted(ran) == [0, 1, 2, 3, 4]
+    assert RUNNER_ORPHANS_RELEASED._value.get() == before + len(db.lost)

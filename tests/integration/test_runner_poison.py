@@ -72,7 +72,11 @@ def test_a_sync_handler_past_its_timeout_keeps_its_job_locked_until_its_thread_e
     env: dict[str, str], runs_table: str, settings: Settings
 ) -> None:
     config_id = add_config(env)
-    server = ServeProcess({**env, "JOBLINE_SHUTDOWN_GRACE_S": "3"}, "--mode", "jobs")
+    server = ServeProcess(
+        {**env, "JOBLINE_SHUTDOWN_GRACE_S": "3", "JOBLINE_RUNNER_ZOMBIE_THREADS_UNREADY": "0"},
+        "--mode",
+        "jobs",
+    )
     locked = f"SELECT count(*) FROM {settings.schema_name}.jobs WHERE locked_by IS NOT NULL"
     failed = f"SELECT last_error FROM {settings.schema_name}.failed_jobs"
     try:
@@ -84,6 +88,7 @@ def test_a_sync_handler_past_its_timeout_keeps_its_job_locked_until_its_thread_e
         assert scalar(settings.jobs_database_url, locked) == 1
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics").read()
         assert b"jobline_runner_zombie_threads 1.0" in metrics
+        assert not server.ready()  # more zombie threads than the setting allows (0)
         with Jobs.from_settings(settings) as jobs:
             jobs.send([_job(config_id, "record", n=2)])
         url = env["JOBLINE_DATABASE_URL"]
@@ -91,6 +96,7 @@ def test_a_sync_handler_past_its_timeout_keeps_its_job_locked_until_its_thread_e
         wait_until(lambda: scalar(settings.jobs_database_url, failed) is not None, 20, "end")
         assert scalar(settings.jobs_database_url, failed) == "timed out after 0.3 s (job timeout)"
         assert scalar(url, f"SELECT count(*) FROM {runs_table} WHERE n = 1") == 1
+        wait_until(server.ready, 10, "still unready once the thread ended")
         # a handler blocking for a minute does not hold up the stop
         with Jobs.from_settings(settings) as jobs:
             jobs.send([_job(config_id, "blocks_sync", n=3, sleep=60)])

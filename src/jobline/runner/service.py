@@ -77,6 +77,9 @@ class RunnerService(Service):
         self._zombie_jobs: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweep_needed = False
+        # A fetch cut off client-side may still commit server-side, up to the statement
+        # timeout later: one more sweep once that has surely passed.
+        self._late_sweep_at: float | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._capacity = 2 * settings.concurrency
         self._slot_free = asyncio.Event()
@@ -162,8 +165,10 @@ class RunnerService(Service):
                 self._fetch_error = None
                 backoff.reset()
             except Exception as exc:
-                # The fetch may have committed and its answer been lost: sweep next time.
+                # The fetch may have committed and its answer been lost: sweep next time,
+                # and once more when a fetch still running server-side has surely ended.
                 self._sweep_needed = True
+                self._late_sweep_at = time.monotonic() + self._db.call_timeout_s
                 self._fetch_error = error_text(exc, self._db.url)
                 delay = backoff.next()
                 log.warning(
@@ -175,8 +180,11 @@ class RunnerService(Service):
                 await self._wait_any(self._wakeup.flag, self._s.poll_interval_s)
 
     async def _fetch_round(self, free: int) -> list[FetchedJob]:
-        if self._sweep_needed:
+        late = self._late_sweep_at is not None and time.monotonic() >= self._late_sweep_at
+        if self._sweep_needed or late:
             await self._sweep_orphans()
+            if late:
+                self._late_sweep_at = None
         # Cleared before the fetch: a NOTIFY during the fetch still leads to a fetch.
         self._wakeup.flag.clear()
         jobs = await self._db.fetch_due(self.runner_id, free)
