@@ -159,3 +159,31 @@ def test_a_job_of_a_type_unknown_here_is_postponed_with_backoff_then_fails(
         assert "JOBLINE_UNKNOWN_JOB_GIVE_UP_S=6" in error
     finally:
         assert server.stop() == 0
+
+
+def test_sigterm_stops_within_one_grace_and_hands_back_a_job_that_runs_past_it(
+    env: dict[str, str], runs_table: str, settings: Settings
+) -> None:
+    config_id = add_config(env)
+    env = {**env, "JOBLINE_SHUTDOWN_GRACE_S": "3", "JOBLINE_SHUTDOWN_RESERVE_S": "1"}
+    server = ServeProcess(env, "--mode", "jobs")
+    running = f"SELECT count(*) FROM {settings.schema_name}.jobs WHERE locked_by IS NOT NULL"
+    try:
+        server.wait_ready()
+        with Jobs.from_settings(settings) as jobs:
+            jobs.send([_job(config_id, "record_slow", n=1, sleep=60)])
+        wait_until(lambda: scalar(settings.jobs_database_url, running) == 1, 20, "not started")
+        stopping = time.monotonic()
+        assert server.stop(timeout_s=20) == 0
+        took = time.monotonic() - stopping
+    finally:
+        server.stop()
+    assert took < 3 + 2, f"stopped after {took:.1f} s, over the 3 s grace"
+    # handed back untouched (not an attempt), due again for the next runner
+    state = f"SELECT locked_by, attempts FROM {settings.schema_name}.jobs"
+    import psycopg
+
+    with psycopg.connect(settings.jobs_database_url) as conn:
+        assert conn.execute(state).fetchall() == [(None, 0)]
+    draining = server.events("runner.draining")
+    assert draining and draining[0]["grace_s"] <= 2.0  # the grace minus the reserve

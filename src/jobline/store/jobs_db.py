@@ -270,7 +270,10 @@ class JobsDB(RunnerOps):
         """A connection of its own for LISTEN, under the same limits as the pools."""
         conn = await asyncio.wait_for(
             psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, **self.limits.connect_kwargs()
+                self.url,
+                autocommit=True,
+                options=self.limits.options().strip(),
+                **self.limits.connect_kwargs(),
             ),
             timeout=self.call_timeout_s,
         )
