@@ -18,13 +18,14 @@ from typing import Any
 
 from jobline.dburl import error_text
 from jobline.logs import get_logger
-from jobline.metrics import RUNNER_ORPHANS_RELEASED, RUNNER_RUNNING
+from jobline.metrics import RUNNER_RUNNING
 from jobline.plugins.configs import ConfigCache, PluginConfig
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.base import JobProducer
 from jobline.retry import Backoff
 from jobline.runner.completer import Completer
 from jobline.runner.execute import JobExecutor, Run
+from jobline.runner.orphans import OrphanSweeper
 from jobline.runner.outcome import Outcome, Result
 from jobline.runner.policies import ExecutionPolicy, JobPolicies
 from jobline.runner.threads import HandlerThreads
@@ -69,17 +70,14 @@ class RunnerService(Service):
         self._beat_age_s = beat_age_s
         self._threads = HandlerThreads()
         self._executor = JobExecutor(registry, producer, settings.policy, self._threads)
-        self._completer = Completer(jobs_db, runner_id, on_unreleased=self._need_sweep)
+        self._orphans = OrphanSweeper(jobs_db, runner_id, self._held_ids)
+        self._completer = Completer(jobs_db, runner_id, on_unreleased=self._orphans.needed)
         self._wakeup = WakeUp(jobs_db)
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # fetched, running or waiting
         self._running: set[int] = set()
         # Jobs whose sync handler ran past its timeout: locked until their thread ends.
         self._zombie_jobs: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sweep_needed = False
-        # A fetch cut off client-side may still commit server-side, up to the statement
-        # timeout later: one more sweep once that has surely passed.
-        self._late_sweep_at: float | None = None
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._capacity = 2 * settings.concurrency
         self._slot_free = asyncio.Event()
@@ -126,24 +124,8 @@ class RunnerService(Service):
         """Stop fetching now; the rest of the stop comes with stop(grace)."""
         self._stopping.set()
 
-    def _need_sweep(self) -> None:
-        self._sweep_needed = True
-
-    def _held_ids(self) -> list[int]:
-        return sorted(set(self._in_flight) | self._zombie_jobs | self._completer.held_ids())
-
-    async def _sweep_orphans(self) -> None:
-        """Release jobs locked by this runner that it does not know it holds."""
-        released = await self._db.release_orphans(self.runner_id, self._held_ids())
-        self._sweep_needed = False
-        if released:
-            RUNNER_ORPHANS_RELEASED.inc(len(released))
-            log.warning(
-                "runner.orphans_released",
-                jobs=len(released),
-                job_ids=sorted(released)[:20],
-                detail="locked by this runner, but their fetch's answer was lost",
-            )
+    def _held_ids(self) -> set[int]:
+        return set(self._in_flight) | self._zombie_jobs | self._completer.held_ids()
 
     # --- fetch loop ----------------------------------------------------------------------
 
@@ -165,10 +147,8 @@ class RunnerService(Service):
                 self._fetch_error = None
                 backoff.reset()
             except Exception as exc:
-                # The fetch may have committed and its answer been lost: sweep next time,
-                # and once more when a fetch still running server-side has surely ended.
-                self._sweep_needed = True
-                self._late_sweep_at = time.monotonic() + self._db.call_timeout_s
+                # The fetch may have committed and its answer been lost.
+                self._orphans.after_lost_answer()
                 self._fetch_error = error_text(exc, self._db.url)
                 delay = backoff.next()
                 log.warning(
@@ -180,11 +160,7 @@ class RunnerService(Service):
                 await self._wait_any(self._wakeup.flag, self._s.poll_interval_s)
 
     async def _fetch_round(self, free: int) -> list[FetchedJob]:
-        late = self._late_sweep_at is not None and time.monotonic() >= self._late_sweep_at
-        if self._sweep_needed or late:
-            await self._sweep_orphans()
-            if late:
-                self._late_sweep_at = None
+        await self._orphans.sweep_if_needed()
         # Cleared before the fetch: a NOTIFY during the fetch still leads to a fetch.
         self._wakeup.flag.clear()
         jobs = await self._db.fetch_due(self.runner_id, free)

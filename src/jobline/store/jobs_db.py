@@ -94,32 +94,24 @@ class JobsDB(RunnerOps):
         self.limits = limits or DbLimits()
         self.call_timeout_s = self.limits.call_timeout_s
         options = schema_options(schema) + self.limits.options()
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
-            timeout=self.call_timeout_s,
-            open=False,
-            name="jobs-db",
-        )
+        self._pool = self._new_pool("jobs-db", options, min_size, max_size)
         # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
         # the due index, walked in order, is then the only cheap plan, whatever the
         # statistics (never analyzed, or analyzed while the table was empty).
-        self._fetch_pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = (
-            AsyncConnectionPool(
-                url,
-                min_size=1,
-                max_size=2,
-                kwargs={
-                    "options": options + FETCH_CONNECTION_OPTIONS,
-                    "autocommit": True,
-                    **self.limits.connect_kwargs(),
-                },
-                timeout=self.call_timeout_s,
-                open=False,
-                name="jobs-db-fetch",
-            )
+        self._fetch_pool = self._new_pool("jobs-db-fetch", options + FETCH_CONNECTION_OPTIONS, 1, 2)
+
+    def _new_pool(
+        self, name: str, options: str, min_size: int, max_size: int
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        return AsyncConnectionPool(
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
+            # Waiting for a free connection has the same deadline as a call.
+            timeout=self.call_timeout_s,
+            open=False,
+            name=name,
         )
 
     async def open(self, timeout_s: float = 10.0) -> None:
