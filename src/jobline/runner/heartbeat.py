@@ -81,9 +81,6 @@ class HeartbeatService(Service):
             delay = self._interval_s
             try:
                 await self._beat()
-                if self.steady and time.monotonic() >= next_rescue:
-                    await self._rescue()
-                    next_rescue = time.monotonic() + max(self._interval_s, self._dead_after_s / 3)
                 self._last_error = None
                 backoff.reset()
             except Exception as exc:
@@ -96,10 +93,20 @@ class HeartbeatService(Service):
                     beat_age_s=round(self.beat_age_s, 1),
                     retry_in_s=round(delay, 2),
                 )
+            else:
+                if self.steady and time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + max(self._interval_s, self._dead_after_s / 3)
+                    await self._rescue()
             await self.sleep_unless_stopping(delay)
 
     async def _rescue(self) -> None:
-        rescued = await self._db.rescue_dead_runners(self._dead_after_s, self._max_attempts_of)
+        # A failed rescue (a lock timeout behind a long transaction) is not a failed beat:
+        # this runner is alive, and tries the rescue again a little later.
+        try:
+            rescued = await self._db.rescue_dead_runners(self._dead_after_s, self._max_attempts_of)
+        except Exception as exc:
+            log.warning("runner.rescue_failed", error=error_text(exc, self._db.url))
+            return
         if rescued:
             JOBS_RESCUED.inc(len(rescued))
             log.warning(
