@@ -4,7 +4,8 @@ dead-after window (a stub jobs DB: pure)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobline.runner.heartbeat import HeartbeatService
@@ -29,28 +30,33 @@ class StubJobsDB:
         return None
 
 
+async def _eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.01)
+
+
 async def test_no_rescue_until_beats_were_steady_for_the_dead_after_window() -> None:
     db = StubJobsDB()
     beat = HeartbeatService(
         db,  # type: ignore[arg-type]
         "r",
         ["runner"],
-        interval_s=0.02,
-        dead_after_s=0.3,
+        interval_s=0.05,
+        dead_after_s=0.4,
         max_attempts_of=lambda _t: 3,
     )
+    started = time.monotonic()
     await beat.start()
-    await asyncio.sleep(0.15)
-    assert db.rescues == 0 and not beat.steady
-    await asyncio.sleep(0.3)
-    assert beat.steady and db.rescues >= 1
+    await _eventually(lambda: db.rescues >= 1)
+    assert time.monotonic() - started >= 0.4  # not before a whole window of beats
     db.failing = True
-    await asyncio.sleep(0.2)
+    await _eventually(lambda: not beat.status().ready)
     assert not beat.steady
-    status = beat.status()
-    assert not status.ready and "u:***@db" in status.detail  # no password in /_ready
-    rescues = db.rescues
+    assert "u:***@db" in beat.status().detail  # no password in /_ready
+    failed_at, rescues = time.monotonic(), db.rescues
     db.failing = False
-    await asyncio.sleep(0.15)
-    assert not beat.steady and db.rescues == rescues  # steady again only after the window
+    await _eventually(lambda: db.rescues > rescues)
+    assert time.monotonic() - failed_at >= 0.4  # steady again only after a whole window
     await beat.stop(1)
