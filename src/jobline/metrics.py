@@ -71,7 +71,7 @@ RUNNER_LOCK_LOST = Counter(
 )
 RUNNER_OUTCOMES_SET_ASIDE = Counter(
     "jobline_runner_outcomes_set_aside_total",
-    "Outcomes the jobs DB refused for one job (a data error); the job is released instead",
+    "Outcomes the jobs DB refused for one job (a data error); the job is handed back instead",
 )
 RUNNER_ORPHANS_RELEASED = Counter(
     "jobline_runner_orphans_released_total",

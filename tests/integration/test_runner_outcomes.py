@@ -81,9 +81,12 @@ async def test_an_outcome_the_db_refuses_is_set_aside_and_the_others_are_written
         Outcome(retried.id, Result.RETRY, error="boom", retry_at=retry_at),
     )
     assert RUNNER_OUTCOMES_SET_ASIDE._value.get() == before + 1
-    rows = _sql(settings, "SELECT id, locked_by, attempts, last_error FROM {s}.jobs ORDER BY id")
-    # the refused one is released untouched (not an attempt); the others are written
-    assert rows == [(poison.id, None, 0, None), (retried.id, None, 1, "boom")]
+    rows = _sql(
+        settings,
+        "SELECT id, locked_by, attempts, last_error, run_at > now() FROM {s}.jobs ORDER BY id",
+    )
+    # the refused one is handed back for later (not an attempt); the others are written
+    assert rows == [(poison.id, None, 0, None, True), (retried.id, None, 1, "boom", True)]
 
 
 async def test_jobs_locked_by_a_runner_that_does_not_hold_them_are_released(

@@ -4,7 +4,8 @@ A flush that fails for the database's sake (connection, timeout) keeps its outco
 tried again with backoff: a finished job stays locked by this runner until its outcome is
 written, so it is never run twice meanwhile. A flush that fails for one job's sake (a data
 error) is split: each outcome is written alone, and the one the database refuses is set
-aside (logged, counted, its job released), never holding up the others.
+aside (logged, counted, its job handed back for a later run), never holding up the
+others.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -23,6 +25,9 @@ from jobline.runner.outcome import Outcome, Result, clean_error
 from jobline.store import FailedAttempt, JobsDB, Postponement
 
 log = get_logger("jobline.runner.completer")
+
+#: How long a job whose outcome the database refused waits before it runs again.
+SET_ASIDE_DELAY = timedelta(minutes=1)
 
 # SQLSTATE classes that blame the data, not the database: data exception, integrity
 # constraint violation, program limit exceeded.
@@ -131,8 +136,11 @@ class Completer:
             result=outcome.result.value,
             error=error_text(exc, self._db.url),
         )
+        # Handed back, due again a little later: not at once, or a job whose outcome can
+        # never be written would run in a tight loop.
+        later = Postponement(outcome.job_id, datetime.now(UTC) + SET_ASIDE_DELAY, False)
         try:
-            await self._db.release_held(self._runner_id, [outcome.job_id])
+            await self._db.postpone(self._runner_id, [later])
         except Exception:
             self._on_unreleased()  # the runner's next orphan sweep releases it
 
