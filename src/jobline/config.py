@@ -10,7 +10,7 @@ import os
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jobline.errors import ConfigError
@@ -39,6 +39,25 @@ class Settings(BaseSettings):
         default="jobline", alias="JOBLINE_SCHEMA", pattern=r"^[a-z_][a-z0-9_]{0,62}$"
     )
     migrate_on_start: bool = True
+
+    # limits on every database connection (jobs DB and main DB)
+    db_connect_timeout_s: int = Field(default=5, ge=2, le=300)
+    db_statement_timeout_s: float = Field(default=30.0, gt=0, le=86_400)
+    db_lock_timeout_s: float = Field(default=5.0, gt=0, le=86_400)
+    db_keepalives_idle_s: int = Field(default=30, ge=1, le=7200)
+    db_keepalives_interval_s: int = Field(default=10, ge=1, le=600)
+    db_keepalives_count: int = Field(default=3, ge=1, le=100)
+
+    # Kafka security (passed to every Kafka client: producer, intake consumer, DLQ producer)
+    kafka_security_protocol: str = Field(
+        default="plaintext", pattern=r"^(?i:plaintext|ssl|sasl_plaintext|sasl_ssl)$"
+    )
+    kafka_sasl_mechanism: str = Field(
+        default="", pattern=r"^(|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|OAUTHBEARER|GSSAPI)$"
+    )
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_ca_location: str = ""
 
     # what this process runs
     mode: str = "all"
@@ -71,7 +90,10 @@ class Settings(BaseSettings):
     retry_base_s: float = Field(default=2.0, gt=0)
     retry_cap_s: float = Field(default=3600.0, gt=0)
     disabled_config_delay_s: float = Field(default=60.0, gt=0)
+    unknown_job_give_up_s: float = Field(default=3600.0, ge=0, le=30 * 86_400)
+    runner_zombie_threads_unready: int = Field(default=10, ge=0, le=10_000)
     shutdown_grace_s: float = Field(default=25.0, ge=0, le=3600)
+    shutdown_reserve_s: float = Field(default=5.0, ge=0, le=600)
     sample_interval_s: float = Field(default=10.0, gt=0, le=3600)
 
     # scheduler

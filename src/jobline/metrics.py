@@ -39,7 +39,8 @@ INTAKE_LAST_PERSISTED = Gauge(
 
 JOBS_RUN = Counter(
     "jobline_jobs_run_total",
-    "Jobs run by result (success, retry, failed, skipped)",
+    "Jobs run by result (success, retry, failed, postponed); job types no loaded plugin "
+    "defines share the type `unknown`",
     ["type", "result"],
 )
 JOB_DURATION = Histogram(
@@ -58,6 +59,31 @@ JOBS_RESCUED = Counter(
     "jobline_jobs_rescued_total", "Jobs taken back from runners whose heartbeat stopped"
 )
 RUNNER_RUNNING = Gauge("jobline_runner_running_jobs", "Jobs running in this process now")
+JOBS_NOT_RUN = Counter(
+    "jobline_jobs_not_run_total",
+    "Fetched jobs not handed to a handler, by reason (config_disabled, unknown_config, "
+    "unknown_plugin, unknown_type, team_mismatch)",
+    ["reason"],
+)
+RUNNER_ZOMBIE_THREADS = Gauge(
+    "jobline_runner_zombie_threads",
+    "Sync handlers still running in their thread past their job's timeout",
+)
+RUNNER_LOCK_LOST = Counter(
+    "jobline_runner_lock_lost_total",
+    "Outcomes not written because the job was no longer locked by this runner (rescued by "
+    "a peer), by result",
+    ["result"],
+)
+RUNNER_OUTCOMES_SET_ASIDE = Counter(
+    "jobline_runner_outcomes_set_aside_total",
+    "Outcomes the jobs DB refused for one job (a data error); the job is handed back instead",
+)
+RUNNER_ORPHANS_RELEASED = Counter(
+    "jobline_runner_orphans_released_total",
+    "Jobs locked by this runner that it did not know it held (a fetch whose answer was "
+    "lost), released",
+)
 
 QUEUE_JOBS = Gauge(
     "jobline_queue_jobs",

@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 import psycopg
 from psycopg import sql
 
-from jobline.dburl import unreachable_message
+from jobline.dburl import DbLimits, unreachable_message
 from jobline.errors import DatabaseUnavailable
 from jobline.logs import get_logger
 from jobline.sqlfiles import load_migrations
@@ -23,12 +23,29 @@ from jobline.sqlfiles import load_migrations
 log = get_logger("jobline.migrator")
 
 
-async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: str) -> list[int]:
-    """Bring `schema` up to the newest migration in `package`; return versions applied."""
+async def migrate(
+    conn: psycopg.AsyncConnection[object],
+    schema: str,
+    package: str,
+    limits: DbLimits | None = None,
+) -> list[int]:
+    """Bring `schema` up to the newest migration in `package`; return versions applied.
+
+    Under `lock_timeout`: a migration that waits for a table lock held by a long
+    transaction fails with a clear error instead of queueing every query behind it.
+    """
+    limits = limits or DbLimits()
     lock_key = zlib.crc32(f"jobline-migrate:{schema}:{package}".encode())
     applied_now: list[int] = []
     async with conn.transaction():
+        # Processes starting together wait their turn here (no lock_timeout yet) ...
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+        # ... but no migration waits on a table lock for long.
+        await conn.execute(
+            sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(f"{int(limits.lock_timeout_s * 1000)}ms")
+            )
+        )
         await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
         await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
         await conn.execute(
@@ -54,17 +71,24 @@ async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: s
 
 
 async def migrate_database(
-    url: str, schema: str, package: str, *, what: str, variable: str, timeout_s: float = 10.0
+    url: str,
+    schema: str,
+    package: str,
+    *,
+    what: str,
+    variable: str,
+    limits: DbLimits | None = None,
 ) -> list[int]:
     """Connect to `url` and migrate; an unreachable database is a DatabaseUnavailable naming it."""
+    limits = limits or DbLimits(connect_timeout_s=10)
     try:
         conn = await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=int(timeout_s)
+            url, autocommit=True, **limits.connect_kwargs()
         )
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(unreachable_message(what, variable, url, exc)) from exc
     async with conn:
-        return await migrate(conn, schema, package)
+        return await migrate(conn, schema, package, limits)
 
 
 class _Database(Protocol):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+from jobline.retry import sleep_or_stop
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Service(ABC):
         if self._task is not None:
             await asyncio.shield(self._task)
 
+    def begin_stop(self) -> None:  # noqa: B027 - optional hook
+        """Stop taking new work at once (the server calls it on every service first)."""
+
     async def stop(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
         self._stopping.set()
@@ -55,8 +59,7 @@ class Service(ABC):
         return self._stopping.is_set()
 
     async def sleep_unless_stopping(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        await sleep_or_stop(seconds, self._stopping)
 
     async def _open(self) -> None:  # noqa: B027 - optional hook
         """Acquire what the service needs; raise with a clear message if it cannot."""

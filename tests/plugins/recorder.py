@@ -61,6 +61,43 @@ def record_sync(payload: Any, meta: JobMeta) -> None:
         )
 
 
+# --- poison handlers: each must fail its own job and leave the server running -----------
+
+
+async def exits(payload: Any, meta: JobMeta) -> None:
+    import sys
+
+    sys.exit(3)
+
+
+def exits_sync(payload: Any, meta: JobMeta) -> None:
+    import sys
+
+    sys.exit(4)
+
+
+async def interrupts(payload: Any, meta: JobMeta) -> None:
+    raise KeyboardInterrupt
+
+
+async def cancels(payload: Any, meta: JobMeta) -> None:
+    import asyncio
+
+    raise asyncio.CancelledError("the handler's own")
+
+
+def blocks_sync(payload: Any, meta: JobMeta) -> None:
+    """Ignores its timeout (a blocking call in a sync handler), then records its run."""
+    import time
+
+    time.sleep(float(payload.get("sleep", 2)))
+    record_sync(payload, meta)
+
+
+async def nul_error(payload: Any, meta: JobMeta) -> None:
+    raise RuntimeError("bad\x00byte and a lone \udc80 surrogate " + "x" * 10_000)
+
+
 plugin = Plugin(
     name="recorder",
     jobs={
@@ -70,6 +107,12 @@ plugin = Plugin(
         "always_fails": JobDefinition(always_fails, max_attempts=3),
         # sleeps past its own timeout: cancelled and failed, twice
         "too_slow": JobDefinition(record_slow, max_attempts=2, timeout_s=0.5),
+        "exits": JobDefinition(exits, max_attempts=1),
+        "exits_sync": JobDefinition(exits_sync, max_attempts=1),
+        "interrupts": JobDefinition(interrupts, max_attempts=1),
+        "cancels": JobDefinition(cancels, max_attempts=1),
+        "blocks_sync": JobDefinition(blocks_sync, max_attempts=1, timeout_s=0.3),
+        "nul_error": JobDefinition(nul_error, max_attempts=1),
     },
     # what the HTTP trigger API may start, and with which payload
     public_jobs={"record": {"n": PayloadField("integer", required=True)}},

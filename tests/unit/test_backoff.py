@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobline.runner.backoff import backoff_seconds
+from jobline.retry import backoff_seconds
 
 attempts_st = st.integers(min_value=1, max_value=10_000)
 base_st = st.floats(min_value=1e-3, max_value=1e6)

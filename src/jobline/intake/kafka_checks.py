@@ -15,6 +15,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
     ConfigResource,
 )
 
+from jobline.kafka_client import kafka_client_config
+
 #: the longest a watermark or topic-config request of the intake may take
 KAFKA_CALL_TIMEOUT_S = 5.0
 #: the topics check: at start, and every few seconds while Kafka or a topic is missing; a
@@ -51,7 +53,7 @@ def missing_topics(consumer: Consumer, hosts: str, topic: str, dlq_topic: str) -
 
 def topic_max_message_bytes(hosts: str, topic: str) -> int:
     """The largest record batch the topic takes (its max.message.bytes, or the broker's)."""
-    admin = AdminClient({"bootstrap.servers": hosts})
+    admin = AdminClient({"bootstrap.servers": hosts, **kafka_client_config()})
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     future = admin.describe_configs([resource], request_timeout=KAFKA_CALL_TIMEOUT_S)[resource]
     entries = future.result(timeout=KAFKA_CALL_TIMEOUT_S)

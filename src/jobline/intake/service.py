@@ -17,6 +17,7 @@ from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
 from jobline.intake.kafka_checks import OffsetFix, topic_max_message_bytes
 from jobline.intake.kafka_watch import KafkaWatch
 from jobline.intake.settings import IntakeSettings
+from jobline.kafka_client import kafka_client_config
 from jobline.logs import get_logger, kafka_logger
 from jobline.metrics import (
     INTAKE_BATCH_SECONDS,
@@ -73,6 +74,7 @@ class IntakeService(Service):
                 "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
                 "client.id": "jobline-intake",
                 "error_cb": self._kafka.on_kafka_error,
+                **kafka_client_config(),
             },
             logger=kafka_logger(),
         )

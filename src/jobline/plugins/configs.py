@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import schema_options, unreachable_message
+from jobline.dburl import DbLimits, schema_options, unreachable_message
 from jobline.errors import MainDBUnavailable
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
@@ -36,14 +36,22 @@ def _row(r: TupleRow) -> PluginConfig:
 class MainDB:
     """Plugin configs in the main DB (storage.py and plugin_logs.py use its pool)."""
 
-    def __init__(self, url: str, schema: str, *, max_size: int = 4) -> None:
+    def __init__(
+        self, url: str, schema: str, *, max_size: int = 4, limits: DbLimits | None = None
+    ) -> None:
         self.url = url
         self.schema = schema
+        self.limits = limits or DbLimits()
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
-            kwargs={"options": schema_options(schema), "autocommit": True},
+            kwargs={
+                "options": schema_options(schema) + self.limits.options(),
+                "autocommit": True,
+                **self.limits.connect_kwargs(),
+            },
+            timeout=self.limits.call_timeout_s,
             open=False,
             name="main-db",
         )
@@ -76,6 +84,7 @@ class MainDB:
             "jobline.plugins.migrations",
             what="the main DB",
             variable="JOBLINE_DATABASE_URL",
+            limits=self.limits,
         )
 
     async def _rows(self, name: str, params: dict[str, Any]) -> list[PluginConfig]:

@@ -11,6 +11,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from jobline.errors import IntakeUnavailable
 from jobline.job import JobMessage
+from jobline.kafka_client import kafka_client_config
 from jobline.logs import kafka_logger
 from jobline.metrics import JOBS_REFUSED, JOBS_TRIGGERED
 from jobline.producer.base import encode_all
@@ -34,6 +35,7 @@ def reliable_producer(
             "message.max.bytes": max_message_bytes + _ENVELOPE_BYTES,
             "message.timeout.ms": int(timeout_s * 1000),
             "client.id": client_id,
+            **kafka_client_config(),
         },
         logger=kafka_logger(),
     )

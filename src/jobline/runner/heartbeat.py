@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from jobline.dburl import error_text
 from jobline.logs import get_logger
 from jobline.metrics import JOBS_RESCUED
+from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 
@@ -17,7 +19,13 @@ log = get_logger("jobline.runner.heartbeat")
 
 class HeartbeatService(Service):
     """Beats every `interval_s`; every few beats, rescues jobs of runners silent for
-    longer than `dead_after_s` (their jobs become due again, the attempt counts)."""
+    longer than `dead_after_s` (their jobs become due again, the attempt counts; a job
+    whose attempts are used up, by its type's retry policy, moves to failed jobs).
+
+    A runner rescues nobody until its own beats have been steady for `dead_after_s`: a
+    runner cut off from the database (or frozen) that comes back must not take its
+    peers' jobs on the strength of its own stale view; it may be the one that was gone.
+    """
 
     name = "heartbeat"
 
@@ -29,7 +37,7 @@ class HeartbeatService(Service):
         *,
         interval_s: float,
         dead_after_s: float,
-        default_max_attempts: int,
+        max_attempts_of: Callable[[str], int],
     ) -> None:
         super().__init__()
         self._db = jobs_db
@@ -37,8 +45,9 @@ class HeartbeatService(Service):
         self._capabilities = list(capabilities)
         self._interval_s = interval_s
         self._dead_after_s = dead_after_s
-        self._default_max_attempts = default_max_attempts
+        self._max_attempts_of = max_attempts_of
         self._last_beat = 0.0
+        self._steady_since: float | None = None
         self._last_error: str | None = None
 
     @property
@@ -49,7 +58,16 @@ class HeartbeatService(Service):
         await self._db.heartbeat(
             self.runner_id, socket.gethostname(), os.getpid(), self._capabilities
         )
-        self._last_beat = time.monotonic()
+        now = time.monotonic()
+        if self._steady_since is None or now - self._last_beat > 2 * self._interval_s:
+            self._steady_since = now  # first beat, or after a gap: steady from now on
+        self._last_beat = now
+
+    @property
+    def steady(self) -> bool:
+        """Have this runner's beats been regular for the whole dead-after window?"""
+        since = self._steady_since
+        return since is not None and time.monotonic() - since >= self._dead_after_s
 
     async def _open(self) -> None:
         # The row must exist before this runner locks any job, or a peer could rescue them.
@@ -58,24 +76,37 @@ class HeartbeatService(Service):
 
     async def _main(self) -> None:
         next_rescue = 0.0
+        backoff = Backoff(min(0.2, self._interval_s), self._interval_s)
         while not self.stopping:
+            delay = self._interval_s
             try:
                 await self._beat()
-                if time.monotonic() >= next_rescue:
-                    await self._rescue()
-                    next_rescue = time.monotonic() + max(self._interval_s, self._dead_after_s / 3)
                 self._last_error = None
+                backoff.reset()
             except Exception as exc:
-                self._last_error = str(exc).strip()
+                self._steady_since = None
+                self._last_error = error_text(exc, self._db.url)
+                delay = backoff.next()
                 log.warning(
                     "runner.heartbeat_failed",
                     error=self._last_error,
                     beat_age_s=round(self.beat_age_s, 1),
+                    retry_in_s=round(delay, 2),
                 )
-            await self.sleep_unless_stopping(self._interval_s)
+            else:
+                if self.steady and time.monotonic() >= next_rescue:
+                    next_rescue = time.monotonic() + max(self._interval_s, self._dead_after_s / 3)
+                    await self._rescue()
+            await self.sleep_unless_stopping(delay)
 
     async def _rescue(self) -> None:
-        rescued = await self._db.rescue_dead_runners(self._dead_after_s, self._default_max_attempts)
+        # A failed rescue (a lock timeout behind a long transaction) is not a failed beat:
+        # this runner is alive, and tries the rescue again a little later.
+        try:
+            rescued = await self._db.rescue_dead_runners(self._dead_after_s, self._max_attempts_of)
+        except Exception as exc:
+            log.warning("runner.rescue_failed", error=error_text(exc, self._db.url))
+            return
         if rescued:
             JOBS_RESCUED.inc(len(rescued))
             log.warning(
@@ -89,7 +120,7 @@ class HeartbeatService(Service):
         try:
             await self._db.remove_runner(self.runner_id)
         except Exception as exc:
-            log.warning("runner.unregister_failed", error=str(exc).strip())
+            log.warning("runner.unregister_failed", error=error_text(exc, self._db.url))
 
     def status(self) -> ServiceStatus:
         age = self.beat_age_s

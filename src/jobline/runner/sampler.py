@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobline.dburl import error_text
 from jobline.logs import get_logger
 from jobline.metrics import QUEUE_JOBS, QUEUE_OLDEST_DUE_AGE, RUNNERS_LIVE
 from jobline.service import Service, ServiceStatus
@@ -27,7 +28,7 @@ class SamplerService(Service):
             try:
                 counts = await self._db.queue_counts(self._dead_after_s)
             except Exception as exc:
-                self._last_error = str(exc).strip()
+                self._last_error = error_text(exc, self._db.url)
                 log.warning("sampler.failed", error=self._last_error)
             else:
                 self._last_error = None

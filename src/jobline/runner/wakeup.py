@@ -11,9 +11,9 @@ import asyncio
 import time
 from datetime import datetime
 
-import psycopg
-
+from jobline.dburl import error_text
 from jobline.logs import get_logger
+from jobline.retry import Backoff
 from jobline.store import JobsDB
 
 log = get_logger("jobline.runner.wakeup")
@@ -51,27 +51,34 @@ class WakeUp:
         self.flag.set()
 
     async def listen_forever(self) -> None:
-        """Keep a LISTEN connection open; reconnect after any loss."""
-        delay = 0.2
+        """Keep a LISTEN connection open; reconnect after any loss, with jittered backoff.
+
+        The connection has TCP keepalives (JOBLINE_DB_KEEPALIVES_*): a half-open one is
+        noticed and replaced instead of waiting for notifications for ever.
+        """
+        backoff = Backoff(0.2, 5.0)
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._db.url, autocommit=True
-                ) as conn:
-                    await conn.execute(self._db.listen_statement())
+                async with await self._db.listen_connection() as conn:
                     self.listening = True
-                    delay = 0.2
+                    backoff.reset()
                     self.flag.set()  # anything sent while we were not listening
                     async for note in conn.notifies():
                         self._on_payload(note.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("runner.listen_lost", error=str(exc).strip(), retry_in_s=delay)
+                delay = backoff.next()
+                log.warning(
+                    "runner.listen_lost",
+                    error=error_text(exc, self._db.url),
+                    retry_in_s=round(delay, 2),
+                )
+            else:
+                delay = backoff.next()
             self.listening = False
             self.flag.set()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
     def _on_payload(self, payload: str) -> None:
         try:

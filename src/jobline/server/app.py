@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from contextlib import AsyncExitStack
 
 from jobline.config import Settings
@@ -52,16 +53,27 @@ class Server:
                 )
                 exit_code = await self._wait_for_stop_or_failure()
             finally:
-                grace = self.settings.shutdown_grace_s
-                log.info("server.stopping", grace_s=grace)
-                for svc in reversed(started):
-                    try:
-                        await svc.stop(grace)
-                    except Exception:
-                        log.exception("service.stop_failed", service=svc.name)
-                        exit_code = exit_code or 1
+                exit_code = await self._stop_services(started) or exit_code
         log.info("server.stopped", exit_code=exit_code)
         return exit_code
+
+    async def _stop_services(self, started: list[Service]) -> int:
+        """Stop within ONE deadline for the whole process (JOBLINE_SHUTDOWN_GRACE_S): every
+        service stops taking work at once (the runner stops fetching), then each stops in
+        reverse order with what is left of the grace. Returns 1 if a stop failed."""
+        grace = self.settings.shutdown_grace_s
+        deadline = time.monotonic() + grace
+        log.info("server.stopping", grace_s=grace)
+        for svc in started:
+            svc.begin_stop()
+        failed = 0
+        for svc in reversed(started):
+            try:
+                await svc.stop(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                log.exception("service.stop_failed", service=svc.name)
+                failed = 1
+        return failed
 
     async def _wait_for_stop_or_failure(self) -> int:
         stop: asyncio.Future[object] = asyncio.ensure_future(self._stop.wait())

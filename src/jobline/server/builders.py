@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
+from jobline.dburl import DbLimits
 from jobline.errors import PluginLoadError
 from jobline.http.service import HttpService, RouteAdder
 from jobline.http.trigger_api import TriggerApi
@@ -26,9 +27,10 @@ from jobline.plugins.lifecycle import SetupPolicy
 from jobline.plugins.plugin_logs import PluginLogBuffer, PluginLogWriter
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer import JobProducer, build_producer
+from jobline.retry import RetryPolicy
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
-from jobline.runner.execute import ExecutionPolicy
 from jobline.runner.plugin_context import PluginContext
+from jobline.runner.policies import ExecutionPolicy
 from jobline.runner.sampler import SamplerService
 from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.server.capabilities import START_ORDER, Capability
@@ -56,13 +58,19 @@ def new_runner_id() -> str:
 
 
 def runner_settings(s: Settings) -> RunnerSettings:
-    policy = ExecutionPolicy(s.job_timeout_s, s.max_attempts, s.retry_base_s, s.retry_cap_s)
+    policy = ExecutionPolicy(
+        default_timeout_s=s.job_timeout_s,
+        retry=RetryPolicy(s.max_attempts, s.retry_base_s, s.retry_cap_s),
+        disabled_config_delay_s=s.disabled_config_delay_s,
+        unknown_give_up_s=s.unknown_job_give_up_s,
+    )
     return RunnerSettings(
-        s.runner_concurrency,
-        s.runner_poll_interval_s,
-        policy,
-        s.disabled_config_delay_s,
-        s.runner_dead_after_s / 2,
+        concurrency=s.runner_concurrency,
+        poll_interval_s=s.runner_poll_interval_s,
+        policy=policy,
+        max_beat_age_s=s.runner_dead_after_s / 2,
+        shutdown_reserve_s=min(s.shutdown_reserve_s, s.shutdown_grace_s / 2),
+        zombie_threads_unready=s.runner_zombie_threads_unready,
     )
 
 
@@ -101,6 +109,7 @@ class ServiceBuilder:
         self._capabilities = capabilities
         self._stack = stack
         self._readiness = readiness
+        self._limits = DbLimits.from_settings(settings)
         self._jobs_db: JobsDB | None = None
         self._main_db: MainDB | None = None
         self.registry = load_plugins(settings.plugins)
@@ -127,7 +136,7 @@ class ServiceBuilder:
             s = self._s
             self._jobs_db = await self._stack.enter_async_context(
                 opened(
-                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8),
+                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8, limits=self._limits),
                     migrate_first=s.migrate_on_start,
                 )
             )
@@ -137,7 +146,10 @@ class ServiceBuilder:
         if self._main_db is None:
             s = self._s
             self._main_db = await self._stack.enter_async_context(
-                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+                opened(
+                    MainDB(s.database_url, s.schema_name, limits=self._limits),
+                    migrate_first=s.migrate_on_start,
+                )
             )
         return self._main_db
 
@@ -161,14 +173,6 @@ class ServiceBuilder:
         jobs_db = await self.jobs_db()
         main_db = await self.main_db()
         runner_id = new_runner_id()
-        heartbeat = HeartbeatService(
-            jobs_db,
-            runner_id,
-            sorted(self._capabilities),
-            interval_s=s.runner_heartbeat_s,
-            dead_after_s=s.runner_dead_after_s,
-            default_max_attempts=s.max_attempts,
-        )
         configs = ConfigCache(main_db)
         watcher = ConfigWatcher(s.database_url, s.schema_name, [configs.forget])
         log_buffer = PluginLogBuffer()
@@ -187,6 +191,14 @@ class ServiceBuilder:
             runner_settings(s),
             beat_age_s=lambda: heartbeat.beat_age_s,
             context=context,
+        )
+        heartbeat = HeartbeatService(
+            jobs_db,
+            runner_id,
+            sorted(self._capabilities),
+            interval_s=s.runner_heartbeat_s,
+            dead_after_s=s.runner_dead_after_s,
+            max_attempts_of=runner.policies.max_attempts_of_type,
         )
         sampler = SamplerService(
             jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s

@@ -1,6 +1,6 @@
 """The jobs DB: the only place that speaks SQL to it. SQL lives in sql/ and migrations/."""
 
 from jobline.store.jobs_db import JobsDB
-from jobline.store.rows import FailedAttempt, FetchedJob, QueueCounts, RescuedJob
+from jobline.store.rows import FailedAttempt, FetchedJob, Postponement, QueueCounts, RescuedJob
 
-__all__ = ["FailedAttempt", "FetchedJob", "JobsDB", "QueueCounts", "RescuedJob"]
+__all__ = ["FailedAttempt", "FetchedJob", "JobsDB", "Postponement", "QueueCounts", "RescuedJob"]

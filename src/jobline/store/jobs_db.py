@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -13,21 +13,15 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import schema_options, unreachable_message
+from jobline.dburl import DbLimits, schema_options, unreachable_message
 from jobline.errors import IntakeUnavailable
 from jobline.job import JobMessage, KeyMode
 from jobline.job.keys import fold_keyed, key_scope
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
 from jobline.store.refusals import Refusals, write_splitting
-from jobline.store.rows import (
-    FailedAttempt,
-    FetchedJob,
-    IntakeBatchResult,
-    QueueCounts,
-    RefusedJob,
-    RescuedJob,
-)
+from jobline.store.rows import IntakeBatchResult, QueueCounts, RefusedJob
+from jobline.store.runner_ops import RunnerOps
 
 Q = load_queries("jobline.store.sql", "queries.sql")
 
@@ -86,36 +80,42 @@ def _insert_params(jobs: Sequence[JobMessage]) -> dict[str, list[Any]]:
     }
 
 
-class JobsDB:
+class JobsDB(RunnerOps):
     """A pool of connections to the jobs DB, every statement in the project's schema."""
 
-    def __init__(self, url: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        limits: DbLimits | None = None,
+    ) -> None:
         self.url = url
         self.schema = schema
         self.channel = notify_channel(schema)
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            url,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={"options": schema_options(schema), "autocommit": True},
-            open=False,
-            name="jobs-db",
-        )
+        self.limits = limits or DbLimits()
+        self.call_timeout_s = self.limits.call_timeout_s
+        options = schema_options(schema) + self.limits.options()
+        self._pool = self._new_pool("jobs-db", options, min_size, max_size)
         # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
         # the due index, walked in order, is then the only cheap plan, whatever the
         # statistics (never analyzed, or analyzed while the table was empty).
-        self._fetch_pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = (
-            AsyncConnectionPool(
-                url,
-                min_size=1,
-                max_size=2,
-                kwargs={
-                    "options": schema_options(schema) + FETCH_CONNECTION_OPTIONS,
-                    "autocommit": True,
-                },
-                open=False,
-                name="jobs-db-fetch",
-            )
+        self._fetch_pool = self._new_pool("jobs-db-fetch", options + FETCH_CONNECTION_OPTIONS, 1, 2)
+
+    def _new_pool(
+        self, name: str, options: str, min_size: int, max_size: int
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+        return AsyncConnectionPool(
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
+            # Waiting for a free connection has the same deadline as a call.
+            timeout=self.call_timeout_s,
+            open=False,
+            name=name,
         )
 
     async def open(self, timeout_s: float = 10.0) -> None:
@@ -145,15 +145,16 @@ class JobsDB:
             "jobline.store.migrations",
             what="the jobs DB",
             variable="JOBLINE_JOBS_DATABASE_URL",
+            limits=self.limits,
         )
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
-        async with self._pool.connection() as conn:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
             cur = await conn.execute(Q[name], params)
             return cur.rowcount
 
     async def _fetchall(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
-        async with self._pool.connection() as conn:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
             cur = await conn.execute(Q[name], params)
             return await cur.fetchall()
 
@@ -263,86 +264,6 @@ class JobsDB:
             )
         return IntakeBatchResult(len(written), duplicates, tuple(found.refused), found.splits)
 
-    # --- runner --------------------------------------------------------------------------
-
-    async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
-        async with self._fetch_pool.connection() as conn:
-            cur = await conn.execute(Q["fetch_due"], {"runner_id": runner_id, "limit": limit})
-            jobs = [FetchedJob(*r) for r in await cur.fetchall()]
-        jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
-        return jobs
-
-    async def next_run_at(self) -> datetime | None:
-        rows = await self._fetchall("next_run_at", {})
-        value = rows[0][0] if rows else None
-        return value if isinstance(value, datetime) else None
-
-    async def complete(self, runner_id: str, ids: Sequence[int]) -> int:
-        return await self._execute("complete", {"runner_id": runner_id, "ids": list(ids)})
-
-    async def record_failures(self, runner_id: str, failures: Sequence[FailedAttempt]) -> None:
-        """Write a batch of failed runs: retries get their backoff, the rest move out."""
-        retries = [f for f in failures if f.retry_at is not None]
-        finals = [f for f in failures if f.retry_at is None]
-        async with self._pool.connection() as conn, conn.transaction():
-            if retries:
-                await conn.execute(
-                    Q["retry"],
-                    {
-                        "runner_id": runner_id,
-                        "ids": [f.job_id for f in retries],
-                        "errors": [f.error for f in retries],
-                        "run_ats": [f.retry_at for f in retries],
-                    },
-                )
-            if finals:
-                await conn.execute(
-                    Q["fail_permanently"],
-                    {
-                        "runner_id": runner_id,
-                        "ids": [f.job_id for f in finals],
-                        "errors": [f.error for f in finals],
-                    },
-                )
-
-    async def release(self, runner_id: str, ids: Sequence[int]) -> int:
-        return await self._execute("release", {"runner_id": runner_id, "ids": list(ids)})
-
-    async def postpone(self, runner_id: str, ids: Sequence[int], delay_s: float) -> int:
-        return await self._execute(
-            "postpone", {"runner_id": runner_id, "ids": list(ids), "delay_s": delay_s}
-        )
-
-    async def heartbeat(
-        self, runner_id: str, hostname: str, pid: int, capabilities: Sequence[str]
-    ) -> None:
-        await self._execute(
-            "heartbeat",
-            {
-                "runner_id": runner_id,
-                "hostname": hostname,
-                "pid": pid,
-                "capabilities": list(capabilities),
-            },
-        )
-
-    async def remove_runner(self, runner_id: str) -> None:
-        await self._execute("remove_runner", {"runner_id": runner_id})
-
-    async def rescue_dead_runners(
-        self, dead_after_s: float, default_max_attempts: int
-    ) -> list[RescuedJob]:
-        """Unlock the jobs of runners that stopped heartbeating; move used-up ones out."""
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(Q["rescue_dead_runners"], {"dead_after_s": dead_after_s})
-            rescued = [RescuedJob(*r) for r in await cur.fetchall()]
-            used_up = [
-                r.id for r in rescued if r.attempts >= (r.max_attempts or default_max_attempts)
-            ]
-            if used_up:
-                await conn.execute(Q["move_to_failed"], {"ids": used_up})
-        return rescued
-
     # --- inspection ----------------------------------------------------------------------
 
     async def queue_counts(self, dead_after_s: float = 30.0) -> QueueCounts:
@@ -359,6 +280,20 @@ class JobsDB:
                 b"EXPLAIN " + Q["fetch_due"].encode(), {"runner_id": "explain", "limit": limit}
             )
             return "\n".join(str(r[0]) for r in await cur.fetchall())
+
+    async def listen_connection(self) -> psycopg.AsyncConnection[TupleRow]:
+        """A connection of its own for LISTEN, under the same limits as the pools."""
+        conn = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(
+                self.url,
+                autocommit=True,
+                options=self.limits.options().strip(),
+                **self.limits.connect_kwargs(),
+            ),
+            timeout=self.call_timeout_s,
+        )
+        await conn.execute(self.listen_statement())
+        return conn
 
     def listen_statement(self) -> sql.Composed:
         return sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))

@@ -21,6 +21,8 @@ class FetchedJob:
     max_attempts: int | None
     queue_name: str | None
     priority: int
+    #: when a runner first could not run it (unknown config, plugin or type), if ever
+    unrunnable_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,15 @@ class FailedAttempt:
     job_id: int
     error: str
     retry_at: datetime | None  # None: permanently failed
+
+
+@dataclass(frozen=True, slots=True)
+class Postponement:
+    """A job not run now, due again at `run_at` (not an attempt)."""
+
+    job_id: int
+    run_at: datetime
+    unrunnable: bool  # True: this runner cannot run it (starts or keeps its give-up clock)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
--- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/queries.py
--- loads them. Connections run with search_path set to the project's schema.
+-- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/jobs_db.py
+-- and store/runner_ops.py load them. Connections run with search_path set to the project's schema.
 
 -- name: insert_jobs
 -- One statement for a whole batch: arrays in, one row per element. A keyed job meets the
@@ -52,14 +52,16 @@ WHERE id = ANY(ARRAY(
     FOR UPDATE SKIP LOCKED
 ))
 RETURNING id, type, plugin_config_id, team_id, payload, run_at, attempts, max_attempts,
-          queue_name, priority
+          queue_name, priority, unrunnable_since
 
 -- name: next_run_at
 SELECT min(run_at) FROM jobs WHERE locked_by IS NULL
 
 -- name: complete
--- Only rows this runner still holds: a rescued job belongs to someone else now.
+-- Only rows this runner still holds: a rescued job belongs to someone else now. Every
+-- outcome statement returns the ids it touched; the others had lost their lock.
 DELETE FROM jobs WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+RETURNING id
 
 -- name: retry
 UPDATE jobs
@@ -67,6 +69,7 @@ SET attempts = jobs.attempts + 1, last_error = f.error, run_at = f.run_at,
     locked_by = NULL, locked_at = NULL
 FROM unnest(%(ids)s::bigint[], %(errors)s::text[], %(run_ats)s::timestamptz[]) AS f(id, error, run_at)
 WHERE jobs.id = f.id AND jobs.locked_by = %(runner_id)s
+RETURNING jobs.id
 
 -- name: fail_permanently
 WITH moved AS (
@@ -78,16 +81,33 @@ INSERT INTO failed_jobs (id, type, plugin_config_id, team_id, payload, meta, run
 SELECT m.id, m.type, m.plugin_config_id, m.team_id, m.payload, m.meta, m.run_at, m.created_at,
        m.attempts + 1, m.max_attempts, f.error, m.key, m.queue_name, m.priority
 FROM moved m JOIN unnest(%(ids)s::bigint[], %(errors)s::text[]) AS f(id, error) ON f.id = m.id
+RETURNING id
 
 -- name: release
 -- Hand jobs back untouched (not an attempt): shutdown, or fetched but never started.
 UPDATE jobs SET locked_by = NULL, locked_at = NULL
 WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+RETURNING id
+
+-- name: release_orphans
+-- Jobs locked by this runner that it does not know it holds: a fetch that committed but
+-- whose rows never arrived (timeout or connection lost after COMMIT), or an outcome that
+-- could not be written. `held` is every job the runner runs or has an outcome pending for.
+UPDATE jobs SET locked_by = NULL, locked_at = NULL
+WHERE locked_by = %(runner_id)s AND NOT (id = ANY(%(held)s::bigint[]))
+RETURNING id
 
 -- name: postpone
--- Not run now (e.g. its plugin config is disabled): due again later, not an attempt.
-UPDATE jobs SET locked_by = NULL, locked_at = NULL, run_at = now() + make_interval(secs => %(delay_s)s)
-WHERE id = ANY(%(ids)s::bigint[]) AND locked_by = %(runner_id)s
+-- Not run now (its plugin config is disabled, or this runner cannot run it yet): due again
+-- at its own run_at, not an attempt. `unrunnable` keeps the time this runner first could
+-- not run it (the clock of JOBLINE_UNKNOWN_JOB_GIVE_UP_S); a disabled config clears it.
+UPDATE jobs
+SET locked_by = NULL, locked_at = NULL, run_at = p.run_at,
+    unrunnable_since = CASE WHEN p.unrunnable THEN coalesce(jobs.unrunnable_since, now()) END
+FROM unnest(%(ids)s::bigint[], %(run_ats)s::timestamptz[], %(unrunnable)s::boolean[])
+     AS p(id, run_at, unrunnable)
+WHERE jobs.id = p.id AND jobs.locked_by = %(runner_id)s
+RETURNING jobs.id
 
 -- name: heartbeat
 INSERT INTO runners (id, hostname, pid, capabilities)

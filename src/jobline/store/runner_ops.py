@@ -1,0 +1,147 @@
+"""The runner's statements on the jobs DB: fetch, outcomes, heartbeat, rescue.
+
+A mixin of JobsDB (which owns the pools); SQL in sql/queries.sql. Every call runs under
+the connection's server-side timeouts and the client-side deadline `call_timeout_s`.
+Outcome writes return the ids they touched: a job missing from them had lost its lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from jobline.sqlfiles import load_queries
+from jobline.store.rows import FailedAttempt, FetchedJob, Postponement, RescuedJob
+
+Q = load_queries("jobline.store.sql", "queries.sql")
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+
+
+def _ids(rows: list[TupleRow]) -> set[int]:
+    return {int(r[0]) for r in rows}
+
+
+class RunnerOps:
+    _pool: Pool
+    _fetch_pool: Pool
+    call_timeout_s: float
+
+    async def _rows(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
+            cur = await conn.execute(Q[name], params)
+            return await cur.fetchall() if cur.description else []
+
+    async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
+        async with asyncio.timeout(self.call_timeout_s), self._fetch_pool.connection() as conn:
+            cur = await conn.execute(Q["fetch_due"], {"runner_id": runner_id, "limit": limit})
+            jobs = [FetchedJob(*r) for r in await cur.fetchall()]
+        jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
+        return jobs
+
+    async def next_run_at(self) -> datetime | None:
+        rows = await self._rows("next_run_at", {})
+        value = rows[0][0] if rows else None
+        return value if isinstance(value, datetime) else None
+
+    async def complete(self, runner_id: str, ids: Sequence[int]) -> int:
+        return len(await self.complete_held(runner_id, ids))
+
+    async def complete_held(self, runner_id: str, ids: Sequence[int]) -> set[int]:
+        """Delete finished jobs; the ids this runner still held."""
+        return _ids(await self._rows("complete", {"runner_id": runner_id, "ids": list(ids)}))
+
+    async def record_failures(self, runner_id: str, failures: Sequence[FailedAttempt]) -> set[int]:
+        """Write a batch of failed runs: retries get their backoff, the rest move out."""
+        retries = [f for f in failures if f.retry_at is not None]
+        finals = [f for f in failures if f.retry_at is None]
+        touched: set[int] = set()
+        async with (
+            asyncio.timeout(self.call_timeout_s),
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
+            if retries:
+                cur = await conn.execute(Q["retry"], _failure_params(runner_id, retries))
+                touched |= _ids(await cur.fetchall())
+            if finals:
+                params = _failure_params(runner_id, finals)
+                del params["run_ats"]
+                cur = await conn.execute(Q["fail_permanently"], params)
+                touched |= _ids(await cur.fetchall())
+        return touched
+
+    async def release(self, runner_id: str, ids: Sequence[int]) -> int:
+        return len(await self.release_held(runner_id, ids))
+
+    async def release_held(self, runner_id: str, ids: Sequence[int]) -> set[int]:
+        return _ids(await self._rows("release", {"runner_id": runner_id, "ids": list(ids)}))
+
+    async def release_orphans(self, runner_id: str, held: Sequence[int]) -> set[int]:
+        """Unlock this runner's jobs that are not in `held`; the ids unlocked."""
+        return _ids(
+            await self._rows("release_orphans", {"runner_id": runner_id, "held": list(held)})
+        )
+
+    async def postpone(self, runner_id: str, jobs: Sequence[Postponement]) -> set[int]:
+        params = {
+            "runner_id": runner_id,
+            "ids": [p.job_id for p in jobs],
+            "run_ats": [p.run_at for p in jobs],
+            "unrunnable": [p.unrunnable for p in jobs],
+        }
+        return _ids(await self._rows("postpone", params))
+
+    async def heartbeat(
+        self, runner_id: str, hostname: str, pid: int, capabilities: Sequence[str]
+    ) -> None:
+        params = {
+            "runner_id": runner_id,
+            "hostname": hostname,
+            "pid": pid,
+            "capabilities": list(capabilities),
+        }
+        await self._rows("heartbeat", params)
+
+    async def remove_runner(self, runner_id: str) -> None:
+        await self._rows("remove_runner", {"runner_id": runner_id})
+
+    async def rescue_dead_runners(
+        self, dead_after_s: float, default_max_attempts: int | Callable[[str], int] = 3
+    ) -> list[RescuedJob]:
+        """Unlock the jobs of runners that stopped heartbeating; move used-up ones out.
+
+        `default_max_attempts`: a number, or the attempts limit of a job type (its retry
+        policy) for jobs whose trigger set none.
+        """
+        limit_of = (
+            default_max_attempts
+            if callable(default_max_attempts)
+            else (lambda _type, n=default_max_attempts: n)
+        )
+        async with (
+            asyncio.timeout(self.call_timeout_s),
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
+            cur = await conn.execute(Q["rescue_dead_runners"], {"dead_after_s": dead_after_s})
+            rescued = [RescuedJob(*r) for r in await cur.fetchall()]
+            used_up = [r.id for r in rescued if r.attempts >= (r.max_attempts or limit_of(r.type))]
+            if used_up:
+                await conn.execute(Q["move_to_failed"], {"ids": used_up})
+        return rescued
+
+
+def _failure_params(runner_id: str, failures: Sequence[FailedAttempt]) -> dict[str, Any]:
+    return {
+        "runner_id": runner_id,
+        "ids": [f.job_id for f in failures],
+        "errors": [f.error for f in failures],
+        "run_ats": [f.retry_at for f in failures],
+    }
