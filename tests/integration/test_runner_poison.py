@@ -144,8 +144,12 @@ def test_a_job_of_a_type_unknown_here_is_postponed_with_backoff_then_fails(
         assert event["reason"] == "unknown_type" and event["retry_in_s"] >= 2.5
         import psycopg
 
-        with psycopg.connect(settings.jobs_database_url) as conn:
-            assert conn.execute(row).fetchone() == (True, True, None)
+        def written() -> bool:
+            # The completer writes the postponement a moment after the event is logged.
+            with psycopg.connect(settings.jobs_database_url) as conn:
+                return conn.execute(row).fetchone() == (True, True, None)
+
+        wait_until(written, 10, "the postponement was not written")
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics").read()
         # a type no plugin defines shares one label value
         assert b'jobline_jobs_run_total{result="postponed",type="unknown"}' in metrics, metrics[

@@ -89,12 +89,12 @@ async def test_a_scheduler_back_from_downtime_fires_no_burst(
     skipped_before = skipped._value.get()
     await _run_for([_scheduler(jobs_db, main_db, producer, "first")], 3.0)
     before_downtime = len(_ticks(settings))
-    await asyncio.sleep(7.0)  # every scheduler down: three or four ticks go by
+    await asyncio.sleep(7.0)  # every scheduler down: at least two ticks go by unfired
     await _run_for([_scheduler(jobs_db, main_db, producer, "second")], 2.5)
     ticks = _ticks(settings)
     # Back up: the current tick (and perhaps the next), never the missed ones.
     assert 1 <= len(ticks) - before_downtime <= 2
-    assert skipped._value.get() - skipped_before >= 3
+    assert skipped._value.get() - skipped_before >= 2
 
 
 async def test_scheduled_tasks_run_and_a_slow_task_never_queues_twice(
