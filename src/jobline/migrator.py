@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from jobline.dburl import unreachable_message
-from jobline.errors import JoblineError
+from jobline.errors import DependencyUnreachable
 from jobline.logs import get_logger
 from jobline.sqlfiles import load_migrations
 
@@ -56,13 +56,13 @@ async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: s
 async def migrate_database(
     url: str, schema: str, package: str, *, what: str, variable: str, timeout_s: float = 10.0
 ) -> list[int]:
-    """Connect to `url` and migrate; an unreachable database is a JoblineError naming it."""
+    """Connect to `url` and migrate; an unreachable database is a DependencyUnreachable naming it."""
     try:
         conn = await psycopg.AsyncConnection.connect(
             url, autocommit=True, connect_timeout=int(timeout_s)
         )
     except psycopg.OperationalError as exc:
-        raise JoblineError(unreachable_message(what, variable, url, exc)) from exc
+        raise DependencyUnreachable(unreachable_message(what, variable, url, exc)) from exc
     async with conn:
         return await migrate(conn, schema, package)
 

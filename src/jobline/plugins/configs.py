@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from jobline.dburl import schema_options, unreachable_message
-from jobline.errors import JoblineError
+from jobline.errors import DependencyUnreachable
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
 
@@ -53,7 +53,7 @@ class MainDB:
             await self._pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:
             await self._pool.close()
-            raise JoblineError(
+            raise DependencyUnreachable(
                 unreachable_message("the main DB", "JOBLINE_DATABASE_URL", self.url, exc)
             ) from exc
 

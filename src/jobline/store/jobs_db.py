@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,6 +137,10 @@ class JobsDB:
             what="the jobs DB",
             variable="JOBLINE_JOBS_DATABASE_URL",
         )
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[TupleRow]]:
+        """A pooled connection (autocommit, the project's schema) for store/admin.py."""
+        return self._pool.connection()
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
         async with self._pool.connection() as conn:
