@@ -56,7 +56,7 @@ async def migrate(conn: psycopg.AsyncConnection[object], schema: str, package: s
 async def migrate_database(
     url: str, schema: str, package: str, *, what: str, variable: str, timeout_s: float = 10.0
 ) -> list[int]:
-    """Connect to `url` and migrate; an unreachable database is a DependencyUnreachable naming it."""
+    """Connect to `url` and migrate; an unreachable database is an error naming it."""
     try:
         conn = await psycopg.AsyncConnection.connect(
             url, autocommit=True, connect_timeout=int(timeout_s)

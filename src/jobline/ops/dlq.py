@@ -69,7 +69,8 @@ def _int(value: str | None) -> int | None:
 
 
 def to_dlq_message(m: Message) -> DlqMessage:
-    pairs: list[tuple[str, bytes | None]] = m.headers() or []
+    raw = m.headers() or []
+    pairs = list(raw.items()) if isinstance(raw, dict) else raw
     headers = {k: _text(v) for k, v in pairs}
     kind, ms = m.timestamp()
     return DlqMessage(
