@@ -24,6 +24,7 @@ from jobline.metrics import (
 )
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.admin import SkipList
 
 log = get_logger("jobline.intake")
 T = TypeVar("T")
@@ -63,6 +64,7 @@ class IntakeService(Service):
         self._kafka_trouble: str | None = None
         self._kafka_checked_at = 0.0
         self._lag_sampled_at = 0.0
+        self._skips = SkipList(jobs_db, settings.skip_configs)  # env + `jobline configs skip`
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -202,7 +204,7 @@ class IntakeService(Service):
 
     async def _handle(self, raw: list[RawMessage]) -> None:
         started = time.perf_counter()
-        batch = sort_batch(raw, self._s.skip_configs)
+        batch = sort_batch(raw, await self._skips.current())
         if batch.rejected:
             dlq, rejected = self._dlq, batch.rejected
             assert dlq is not None

@@ -11,6 +11,7 @@ from jobline.logs import get_logger
 from jobline.metrics import JOBS_RESCUED
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.admin import AdminStore
 
 log = get_logger("jobline.runner.heartbeat")
 
@@ -40,6 +41,8 @@ class HeartbeatService(Service):
         self._default_max_attempts = default_max_attempts
         self._last_beat = 0.0
         self._last_error: str | None = None
+        #: set by `jobline runners drain`: the runner stops fetching (read with each beat)
+        self.draining = False
 
     @property
     def beat_age_s(self) -> float:
@@ -50,6 +53,9 @@ class HeartbeatService(Service):
             self.runner_id, socket.gethostname(), os.getpid(), self._capabilities
         )
         self._last_beat = time.monotonic()
+        if not self.draining and await AdminStore(self._db).drain_requested(self.runner_id):
+            self.draining = True
+            log.warning("runner.draining", runner_id=self.runner_id, reason="jobline runners drain")
 
     async def _open(self) -> None:
         # The row must exist before this runner locks any job, or a peer could rescue them.

@@ -52,6 +52,7 @@ class RunnerService(Service):
         producer: JobProducer,
         settings: RunnerSettings,
         beat_age_s: Callable[[], float],
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self._db = jobs_db
@@ -59,6 +60,7 @@ class RunnerService(Service):
         self._configs = configs
         self._s = settings
         self._beat_age_s = beat_age_s
+        self._draining = draining
         self._threads = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="job")
         self._executor = JobExecutor(registry, producer, settings.policy, self._threads)
         self._completer = Completer(jobs_db, runner_id, postpone_s=settings.disabled_config_delay_s)
@@ -102,8 +104,9 @@ class RunnerService(Service):
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free, self._s.poll_interval_s)
                 continue
-            if self._beat_age_s() > self._s.max_beat_age_s:
-                # Our heartbeat is stale: peers may take our jobs back. Fetch nothing new.
+            if self._beat_age_s() > self._s.max_beat_age_s or self._draining():
+                # Our heartbeat is stale: peers may take our jobs back. Or an operator
+                # drains this runner (`jobline runners drain`). Fetch nothing new.
                 await self.sleep_unless_stopping(1.0)
                 continue
             # Cleared before the fetch: a NOTIFY during the fetch still leads to a fetch.

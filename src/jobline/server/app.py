@@ -87,6 +87,7 @@ class Server:
                     s.runner_dead_after_s / 2,
                 ),
                 beat_age_s=lambda: heartbeat.beat_age_s,
+                draining=lambda: heartbeat.draining,
             )
             sampler = SamplerService(
                 jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s

@@ -8,8 +8,9 @@ with its heartbeat).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -189,3 +190,27 @@ async def applied_migrations(conn: Conn) -> list[AppliedMigration]:
         return []
     cur = await conn.execute(A["applied_migrations"])
     return [AppliedMigration(*r) for r in await cur.fetchall()]
+
+
+class SkipList:
+    """The intake's skip list: JOBLINE_INTAKE_SKIP_CONFIGS plus `jobline configs skip`.
+
+    The stored part is re-read at most every `refresh_s`, so a skip takes effect without a
+    restart. A failed read keeps the last list (the batch's own write will meet the same
+    failing jobs DB and be retried).
+    """
+
+    def __init__(self, jobs_db: JobsDB, from_env: Collection[int], refresh_s: float = 5.0) -> None:
+        self._store = AdminStore(jobs_db)
+        self._from_env = frozenset(from_env)
+        self._refresh_s = refresh_s
+        self._current = self._from_env
+        self._read_at = float("-inf")
+
+    async def current(self) -> frozenset[int]:
+        now = time.monotonic()
+        if now - self._read_at >= self._refresh_s:
+            self._read_at = now
+            with suppress(psycopg.Error, OSError):
+                self._current = self._from_env | await self._store.skipped_config_ids()
+        return self._current
