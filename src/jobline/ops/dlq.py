@@ -101,7 +101,7 @@ def _matches(msg: DlqMessage, sel: DlqSelection) -> bool:
 class DlqReader:
     """One unsubscribed consumer; read() assigns, reads up to the high watermarks, stops."""
 
-    def __init__(self, hosts: str, topic: str, timeout_s: float = 10.0) -> None:
+    def __init__(self, hosts: str, topic: str, timeout_s: float = 5.0) -> None:
         self.hosts = hosts
         self.topic = topic
         self.timeout_s = timeout_s
