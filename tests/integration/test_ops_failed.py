@@ -48,6 +48,10 @@ def test_retry_with_spread_puts_jobs_back_evenly_over_the_window(ops: Settings) 
     assert all(r[2] == 3 for r in rows)  # attempts kept: one more try each
     left = sql(ops.jobs_database_url, ops.schema_name, "SELECT id FROM failed_jobs")
     assert left == [(99,)]
+    audit = sql(ops.jobs_database_url, ops.schema_name, "SELECT action, filter FROM audit_log")
+    assert audit == [
+        ("failed.retry", {"error_like": "TIMEOUT", "reset_attempts": False, "spread_s": 600.0})
+    ]
 
 
 def test_retry_with_reset_attempts_gives_the_job_its_attempts_again(ops: Settings) -> None:

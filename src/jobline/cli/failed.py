@@ -98,6 +98,7 @@ def list_cmd(
     fingerprint: Fingerprint = None,
     group: Annotated[bool, typer.Option("--group", help="count by type and error cause")] = False,
     limit: Limit = 50,
+    after: Annotated[int, typer.Option(help="ids above this one (the next page)")] = 0,
     as_json: Json = False,
 ) -> None:
     """List failed jobs (--since failed_at), or count them by error fingerprint (--group)."""
@@ -110,7 +111,7 @@ def list_cmd(
         async with ops_context(settings) as ctx:
             if group:
                 return await ops_failed.group_failed(ctx, where, limit)
-            return await ops_failed.list_failed(ctx, where, limit)
+            return await ops_failed.list_failed(ctx, where, limit, after)
 
     found = run(go())
     if isinstance(found, list):

@@ -116,6 +116,7 @@ def list_cmd(
     since: Since = None,
     error_like: ErrorLike = None,
     limit: Limit = 50,
+    after: Annotated[int, typer.Option(help="ids above this one (the next page)")] = 0,
     as_json: Json = False,
 ) -> None:
     """List queued jobs (id order), with filters."""
@@ -124,7 +125,7 @@ def list_cmd(
 
     async def go() -> tuple[int, list[JobRow]]:
         async with ops_context(settings) as ctx:
-            return await ops_jobs.list_jobs(ctx, where, limit)
+            return await ops_jobs.list_jobs(ctx, where, limit, after)
 
     total, rows = run(go())
     if as_json:

@@ -73,6 +73,8 @@ class Change(Generic[R]):
     page: Callable[[int, int], Awaitable[list[R]]]  # (after_id, limit)
     apply: Callable[[list[R]], Awaitable[int]]
     audit: Callable[[str, dict[str, Any], int], Awaitable[None]]  # (action, filter, affected)
+    #: how the change was made (spread, reset_attempts, run_at), kept beside the filter
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def missing_ids(ids: Sequence[int], found: Sequence[HasId], what: str) -> None:
@@ -109,5 +111,5 @@ async def run_change(
         done += len(page)
         after_id = page[-1].id
         progress(min(done, matched), matched)
-    await change.audit(change.action, target.as_json(), changed)
+    await change.audit(change.action, {**target.as_json(), **change.options}, changed)
     return ChangeResult(change.action, matched, changed, False, [])

@@ -97,15 +97,13 @@ async def retry(
         seen += len(rows)
         return await ctx.store.retry_failed([r.id for r in rows], run_ats, reset_attempts)
 
-    action = "failed.retry" + (" reset_attempts" if reset_attempts else "")
-    if spread:
-        action += f" spread={spread.total_seconds():g}s"
     change = Change(
-        action,
+        "failed.retry",
         lambda: ctx.store.count_failed(row_filter),
         lambda after, limit: ctx.store.failed_page(row_filter, after, limit),
         apply,
         audit,
+        {"reset_attempts": reset_attempts, "spread_s": spread.total_seconds()},
     )
     return await run_change(change, target, dry_run=dry_run, progress=progress)
 

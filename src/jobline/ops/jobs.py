@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from jobline.errors import NotFound
@@ -43,7 +43,11 @@ async def show_job(ctx: OpsContext, job_id: int) -> JobRow:
 
 
 async def _jobs_change(
-    ctx: OpsContext, action: str, target: Target, apply_ids: ApplyIds
+    ctx: OpsContext,
+    action: str,
+    target: Target,
+    apply_ids: ApplyIds,
+    options: Mapping[str, object] | None = None,
 ) -> Change[JobRow]:
     row_filter = await ctx.row_filter(target.where, list(target.ids) or None)
     if target.ids:
@@ -62,6 +66,7 @@ async def _jobs_change(
         lambda after, limit: ctx.store.jobs_page(row_filter, after, limit),
         apply,
         audit,
+        dict(options or {}),
     )
 
 
@@ -87,7 +92,8 @@ async def reschedule(
     async def move(ids: list[int]) -> int:
         return await ctx.store.reschedule_jobs(ids, run_at)
 
-    change = await _jobs_change(ctx, f"jobs.reschedule:{run_at.isoformat()}", target, move)
+    options = {"run_at": run_at.isoformat()}
+    change = await _jobs_change(ctx, "jobs.reschedule", target, move, options)
     return await run_change(change, target, dry_run=dry_run, progress=progress)
 
 
