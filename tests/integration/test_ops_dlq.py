@@ -60,6 +60,8 @@ def test_dlq_list_show_and_stats_read_without_a_group(ops: Settings) -> None:
     ]
     assert listed[0]["source_topic"] == ops.jobs_topic and listed[0]["source_offset"] == 17
     assert [m["offset"] for m in cli("dlq", "list", "--reason", "not_json", "--json").json()] == [1]
+    assert len(cli("dlq", "list", "--since", "10m", "--json").json()) == 2
+    assert cli("dlq", "list", "--until", "10m", "--json").json() == []
     shown = cli("dlq", "show", "0:1", "--json").json()
     assert shown["value"] == "not json at all" and shown["replayed"] is False
     stats = cli("dlq", "stats", "--json").json()
