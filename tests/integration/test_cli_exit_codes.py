@@ -6,10 +6,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from jobline.cli.common import complete_plugin
+from jobline.cli.dlq import _complete_reason
 from jobline.config import Settings
 
 from .helpers import ROOT
-from .ops_helpers import cli, ops
+from .ops_helpers import cli, ops, sql
 
 __all__ = ["ops"]
 
@@ -65,3 +69,19 @@ def test_migrate_status_and_sql_show_pending_migrations_without_applying_them(
     assert "CREATE TABLE audit_log" in pending_sql.stdout
     assert f'SET search_path TO "{settings.schema_name}";' in pending_sql.stdout
     assert cli("migrate", "--status", "--json").json()[0]["applied"] == []
+
+
+def test_a_schema_behind_the_migrations_is_named_with_the_fix(
+    ops: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBLINE_MIGRATE_ON_START", "false")
+    sql(ops.jobs_database_url, ops.schema_name, "DROP TABLE paused_configs")
+    result = cli("jobs", "list")
+    assert result.code == 1
+    assert "behind this jobline's migrations" in result.stderr
+    assert "jobline migrate --status" in result.stderr
+
+
+def test_shell_completion_offers_plugins_and_dlq_reasons(settings: Settings) -> None:
+    assert complete_plugin("rec") == ["recorder"]
+    assert _complete_reason("not_") == ["not_json", "not_object"]

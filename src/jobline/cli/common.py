@@ -30,6 +30,7 @@ from jobline.errors import (
 )
 from jobline.logs import configure_logging
 from jobline.ops.filters import JobFilter, JobState, parse_since
+from jobline.plugins.registry import PluginRegistry
 
 T = TypeVar("T")
 
@@ -135,7 +136,18 @@ Actor = Annotated[
 ]
 AllRows = Annotated[bool, typer.Option("--all", help="select every row (no filter)")]
 Limit = Annotated[int, typer.Option(min=1, max=100_000, help="rows to show at most")]
-Plugin = Annotated[str | None, typer.Option(help="plugin name")]
+
+
+def complete_plugin(incomplete: str) -> list[str]:
+    """Shell completion: the plugins this installation loads (entry points, JOBLINE_PLUGINS)."""
+    try:
+        names = PluginRegistry.discover(load_settings().plugins).names()
+    except Exception:  # completion must never fail loudly
+        return []
+    return [n for n in names if n.startswith(incomplete)]
+
+
+Plugin = Annotated[str | None, typer.Option(help="plugin name", autocompletion=complete_plugin)]
 Config = Annotated[int | None, typer.Option("--config", help="plugin config id")]
 Team = Annotated[int | None, typer.Option(help="team id")]
 JobType = Annotated[str | None, typer.Option("--type", help="job type (the job's name)")]

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from jobline.cli.common import Actor, Json, Yes, cli_settings, confirm, out, print_json, run
+from jobline.config import load_settings
 from jobline.ops import runners as ops_runners
 from jobline.ops.context import ops_context
 from jobline.ops.runners import RescueResult
@@ -51,9 +52,27 @@ def list_cmd(as_json: Json = False) -> None:
     out.print(f"{len(rows)} runner(s)")
 
 
+def _complete_runner(incomplete: str) -> list[str]:
+    """Shell completion: the runner ids in the jobs DB (none if it does not answer)."""
+
+    async def ids() -> list[str]:
+        async with ops_context(load_settings()) as ctx:
+            return [r.id for r in await ops_runners.list_runners(ctx)]
+
+    try:
+        return [i for i in run(ids()) if i.startswith(incomplete)]
+    except Exception:  # completion must never fail loudly
+        return []
+
+
 @app.command("drain")
 def drain_cmd(
-    runner_id: Annotated[str, typer.Argument(help="runner id, from `jobline runners list`")],
+    runner_id: Annotated[
+        str,
+        typer.Argument(
+            help="runner id, from `jobline runners list`", autocompletion=_complete_runner
+        ),
+    ],
     yes: Yes = False,
     actor: Actor = None,
     as_json: Json = False,

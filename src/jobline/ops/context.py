@@ -11,7 +11,7 @@ import psycopg
 
 from jobline.config import Settings
 from jobline.dburl import unreachable_message
-from jobline.errors import DependencyUnreachable, NotFound, UsageError
+from jobline.errors import DependencyUnreachable, JoblineError, NotFound, UsageError
 from jobline.migrator import opened
 from jobline.ops.filters import JobFilter
 from jobline.plugins.configs import MainDB, PluginConfig
@@ -97,4 +97,11 @@ async def ops_context(settings: Settings, actor: str | None = None) -> AsyncIter
         main_db = await stack.enter_async_context(
             opened(MainDB(settings.database_url, settings.schema_name), migrate_first=migrate)
         )
-        yield OpsContext(settings, AdminStore(jobs_db), main_db, actor or default_actor())
+        try:
+            yield OpsContext(settings, AdminStore(jobs_db), main_db, actor or default_actor())
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
+            raise JoblineError(
+                f"the jobs DB schema {settings.schema_name!r} lacks what this command needs "
+                f"({str(exc).strip().splitlines()[0]}): it is behind this jobline's "
+                "migrations; see `jobline migrate --status`, then run `jobline migrate`"
+            ) from exc
