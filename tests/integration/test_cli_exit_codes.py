@@ -85,3 +85,13 @@ def test_a_schema_behind_the_migrations_is_named_with_the_fix(
 def test_shell_completion_offers_plugins_and_dlq_reasons(settings: Settings) -> None:
     assert complete_plugin("rec") == ["recorder"]
     assert _complete_reason("not_") == ["not_json", "not_object"]
+
+
+def test_commands_that_need_only_the_jobs_db_work_while_the_main_db_is_down(
+    ops: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBLINE_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/main")
+    assert cli("runners", "list", "--json").code == 0
+    assert cli("jobs", "list", "--type", "record", "--json").json()["total"] == 0
+    needs_main = cli("jobs", "list", "--plugin", "recorder")
+    assert needs_main.code == 4 and "the main DB at" in needs_main.stderr

@@ -44,15 +44,28 @@ async def probe(url: str, what: str, variable: str) -> None:
 class OpsContext:
     settings: Settings
     store: AdminStore
-    main_db: MainDB
     actor: str
+    #: closes what the context opened (the main DB, once asked for)
+    stack: AsyncExitStack
+    _main_db: MainDB | None = None
 
     @property
     def jobs_db(self) -> JobsDB:
         return self.store.db
 
+    async def main_db(self) -> MainDB:
+        """The main DB, opened on first use: most commands need only the jobs DB, and they
+        keep working while the main DB is down."""
+        if self._main_db is None:
+            s = self.settings
+            await probe(s.database_url, "the main DB", "JOBLINE_DATABASE_URL")
+            self._main_db = await self.stack.enter_async_context(
+                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+            )
+        return self._main_db
+
     async def config(self, config_id: int) -> PluginConfig:
-        found = await self.main_db.get_config(config_id)
+        found = await (await self.main_db()).get_config(config_id)
         if found is None:
             raise NotFound(
                 f"plugin config {config_id} does not exist in the main DB: "
@@ -65,7 +78,9 @@ class OpsContext:
         config_ids = None if where.config is None else [where.config]
         if where.plugin is not None:
             of_plugin = [
-                c.id for c in await self.main_db.list_configs() if c.plugin == where.plugin
+                c.id
+                for c in await (await self.main_db()).list_configs()
+                if c.plugin == where.plugin
             ]
             config_ids = [c for c in of_plugin if config_ids is None or c in config_ids]
         return RowFilter(
@@ -84,21 +99,18 @@ class OpsContext:
 
 @asynccontextmanager
 async def ops_context(settings: Settings, actor: str | None = None) -> AsyncIterator[OpsContext]:
-    """Open the jobs DB (migrated when JOBLINE_MIGRATE_ON_START allows) and the main DB."""
+    """Open the jobs DB (migrated when JOBLINE_MIGRATE_ON_START allows); the main DB opens
+    when a command first needs it."""
     if actor is not None and not actor.strip():
         raise UsageError("--actor '' is empty: name who makes the change, or leave it out")
     migrate = settings.migrate_on_start
     await probe(settings.jobs_database_url, "the jobs DB", "JOBLINE_JOBS_DATABASE_URL")
-    await probe(settings.database_url, "the main DB", "JOBLINE_DATABASE_URL")
     async with AsyncExitStack() as stack:
         jobs_db = await stack.enter_async_context(
             opened(JobsDB(settings.jobs_database_url, settings.schema_name), migrate_first=migrate)
         )
-        main_db = await stack.enter_async_context(
-            opened(MainDB(settings.database_url, settings.schema_name), migrate_first=migrate)
-        )
         try:
-            yield OpsContext(settings, AdminStore(jobs_db), main_db, actor or default_actor())
+            yield OpsContext(settings, AdminStore(jobs_db), actor or default_actor(), stack)
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
             raise JoblineError(
                 f"the jobs DB schema {settings.schema_name!r} lacks what this command needs "
