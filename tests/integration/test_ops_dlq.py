@@ -88,6 +88,8 @@ def test_a_replayed_dlq_message_runs_once_and_a_second_replay_does_nothing(
     server = ServeProcess(env, "--mode", "jobs")
     try:
         server.wait_ready()
+        dry = cli("dlq", "replay", "0:0", "0:1", "--dry-run", "--json").json()
+        assert [o["result"] for o in dry] == ["would_replay", "invalid"]
         first = cli("dlq", "replay", "0:0", "--yes", "--json")
         assert first.code == 0, first.stderr
         assert first.json()[0]["result"] == "replayed"
@@ -98,6 +100,8 @@ def test_a_replayed_dlq_message_runs_once_and_a_second_replay_does_nothing(
         )
         second = cli("dlq", "replay", "0:0", "--yes", "--json")
         assert second.code == 0 and second.json()[0]["result"] == "already_replayed"
+        again = cli("dlq", "replay", "0:0", "--dry-run", "--json").json()
+        assert again[0]["result"] == "already_replayed"
 
         # As it is, a malformed message is refused by the codec: not sent, not claimed.
         refused = cli("dlq", "replay", "0:1", "--yes")

@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from jobline.errors import NotFound, UsageError
 from jobline.ops.context import ops_context
 from jobline.ops.dlq import DlqMessage, DlqReader, DlqSelection, DlqStats, stats_of
 from jobline.ops.replay import Edit, ReplayOutcome, ReplayResult, replay, set_payload
+from jobline.ops.replay import dry_run as replay_dry_run
 
 app = typer.Typer(help="The DLQ topic: malformed triggers, and their replay.", no_args_is_help=True)
 
@@ -100,8 +102,6 @@ def _read_positions(settings: Settings, positions: list[str]) -> list[DlqMessage
 
 
 async def _mark_replayed(settings: Settings, messages: list[DlqMessage]) -> list[DlqMessage]:
-    from dataclasses import replace
-
     async with ops_context(settings) as ctx:
         partitions = sorted({m.partition for m in messages})
         done = await ctx.store.replayed_offsets(settings.dlq_topic, partitions)
@@ -226,12 +226,16 @@ def _edit_of(edit: bool, payload: str | None) -> Edit | None:
     return _editor_edit if edit else None
 
 
-def _print_outcomes(outcomes: list[ReplayOutcome], as_json: bool) -> None:
+def _print_outcomes(outcomes: list[ReplayOutcome], as_json: bool, dry_run: bool) -> None:
     if as_json:
         print_json(outcomes)
         return
     for o in outcomes:
         out.print(f"{o.partition}:{o.offset} {o.result.value}: {o.detail}", markup=False)
+    if dry_run:
+        would = sum(1 for o in outcomes if o.result is ReplayResult.WOULD_REPLAY)
+        out.print(f"dry run: would replay {would} of {len(outcomes)} message(s)")
+        return
     replayed = sum(1 for o in outcomes if o.result is ReplayResult.REPLAYED)
     out.print(f"replayed {replayed} of {len(outcomes)} message(s)")
 
@@ -268,25 +272,16 @@ def replay_cmd(
         messages = _read_positions(settings, positions)
     else:
         messages = _read(settings, _selection(reason, partition, since, until, limit))
-    messages = run(_mark_replayed(settings, messages)) if messages else []
-    if dry_run:
-        if as_json:
-            print_json({"dry_run": True, "messages": messages})
-        else:
-            out.print(dlq_table(messages))
-            fresh = sum(1 for m in messages if not m.replayed)
-            out.print(
-                f"dry run: would replay {fresh} message(s); {len(messages) - fresh} replayed before"
-            )
-        return
 
     async def go() -> list[ReplayOutcome]:
         async with ops_context(settings, actor) as ctx:
+            if dry_run:  # the editor is not opened for a dry run
+                return await replay_dry_run(ctx, messages, None if edit else transform)
             confirm(f"replay {len(messages)} DLQ message(s) into {settings.jobs_topic}?", yes)
             with progress_bar("replay", as_json or len(messages) < 2) as progress:
                 return await replay(ctx, messages, transform, progress)
 
     outcomes = run(go())
-    _print_outcomes(outcomes, as_json)
+    _print_outcomes(outcomes, as_json, dry_run)
     if any(o.result is ReplayResult.INVALID for o in outcomes):
         raise typer.Exit(1)

@@ -25,6 +25,7 @@ Edit = Callable[[DlqMessage], bytes]
 
 class ReplayResult(StrEnum):
     REPLAYED = "replayed"
+    WOULD_REPLAY = "would_replay"  # a dry run: valid and never replayed
     ALREADY_REPLAYED = "already_replayed"
     INVALID = "invalid"  # the (edited) message still fails the codec: not sent, not claimed
 
@@ -99,10 +100,38 @@ async def replay(
             "dlq_topic": s.dlq_topic,
             "offsets": [f"{o.partition}:{o.offset}" for o in outcomes],
         }
-        await ctx.store.audit(
-            ctx.actor, "dlq.replay" + (" edited" if edit else ""), where, replayed
-        )
+        options = {"edited": edit is not None}
+        await ctx.store.audit(ctx.actor, "dlq.replay", {**where, **options}, replayed)
     return outcomes
+
+
+async def dry_run(
+    ctx: OpsContext, messages: list[DlqMessage], edit: Edit | None = None
+) -> list[ReplayOutcome]:
+    """What `replay` would do: validate each message (edited) and look for its claim."""
+    topic = ctx.settings.dlq_topic
+    done = await ctx.store.replayed_offsets(topic, sorted({m.partition for m in messages}))
+    outcomes = []
+    for msg in messages:
+        job = _validated(msg, edit)
+        if isinstance(job, ReplayOutcome):
+            outcomes.append(job)
+        elif (msg.partition, msg.offset) in done:
+            outcomes.append(_already(msg))
+        else:
+            outcomes.append(
+                ReplayOutcome(msg.partition, msg.offset, ReplayResult.WOULD_REPLAY, job.type)
+            )
+    return outcomes
+
+
+def _already(msg: DlqMessage) -> ReplayOutcome:
+    return ReplayOutcome(
+        msg.partition,
+        msg.offset,
+        ReplayResult.ALREADY_REPLAYED,
+        "replayed before: nothing sent (see the dlq_replays table)",
+    )
 
 
 async def _replay_one(
@@ -116,12 +145,7 @@ async def _replay_one(
     )
     async with claim as claimed:
         if not claimed:
-            return ReplayOutcome(
-                msg.partition,
-                msg.offset,
-                ReplayResult.ALREADY_REPLAYED,
-                "replayed before: nothing sent (see the dlq_replays table)",
-            )
+            return _already(msg)
         await producer.send_async([job])  # raises (and the claim rolls back) if not acked
     return ReplayOutcome(
         msg.partition,
