@@ -57,8 +57,8 @@ def spread_run_ats(
     start: datetime, first_index: int, count: int, total: int, window: timedelta
 ) -> list[datetime]:
     """Run times for rows first_index..first_index+count of `total`, evenly over `window`."""
-    step = window / total if total else timedelta(0)
-    return [start + step * (first_index + i) for i in range(count)]
+    # One rounding per job (not a rounded step multiplied), so the last stays inside.
+    return [start + window * ((first_index + i) / total) for i in range(count)]
 
 
 async def _failed_change(ctx: OpsContext, action: str, target: Target) -> tuple[RowFilter, Any]:
