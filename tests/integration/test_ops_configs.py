@@ -78,3 +78,14 @@ def test_the_intake_skip_list_is_the_env_list_plus_the_skipped_configs_table(
     assert cli("configs", "controls", "--json").json()["skipped"][0]["plugin_config_id"] == config
     assert cli("configs", "unskip", str(config)).code == 0
     assert cli("configs", "controls", "--json").json()["skipped"] == []
+
+
+def test_audit_lists_the_latest_changes_first(ops: Settings) -> None:
+    config = add_config()
+    assert cli("configs", "pause", str(config), "--actor", "bob").code == 0
+    assert cli("configs", "resume", str(config), "--actor", "bob").code == 0
+    entries = cli("audit", "--json").json()
+    assert [(e["actor"], e["action"], e["filter"]) for e in entries] == [
+        ("bob", "configs.resume", {"config": config}),
+        ("bob", "configs.pause", {"config": config}),
+    ]

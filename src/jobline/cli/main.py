@@ -16,7 +16,7 @@ from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.table import Table
 
-from jobline.cli import config_controls, dlq, failed, jobs, runners
+from jobline.cli import audit, config_controls, dlq, failed, jobs, runners
 from jobline.cli.common import report_and_exit, version_option
 from jobline.cli.migrations import migrate_report
 from jobline.config import Settings, load_settings
@@ -44,6 +44,7 @@ app.add_typer(failed.app, name="failed")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(runners.app, name="runners")
 config_controls.register(configs_app)
+app.command("audit")(audit.audit)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
