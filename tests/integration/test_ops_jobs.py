@@ -110,3 +110,28 @@ def test_a_bulk_change_runs_in_batches_and_reports_progress(ops: Settings) -> No
 
     assert asyncio.run(go()) == 5
     assert calls == [(0, 5), (2, 5), (4, 5), (5, 5)]
+
+
+def test_the_plugin_filter_selects_the_jobs_of_that_plugins_configs(ops: Settings) -> None:
+    mine, theirs = add_config(plugin="recorder"), add_config(plugin="billing")
+    wanted = insert_job(ops, mine)
+    insert_job(ops, theirs)
+    listed = cli("jobs", "list", "--plugin", "recorder", "--json").json()
+    assert [j["id"] for j in listed["jobs"]] == [wanted]
+    assert cli("jobs", "list", "--plugin", "nothing", "--json").json()["total"] == 0
+
+
+def test_cancel_leaves_a_running_job_alone(ops: Settings) -> None:
+    config = add_config()
+    running = insert_job(ops, config)
+    queued = insert_job(ops, config)
+    sql(
+        ops.jobs_database_url,
+        ops.schema_name,
+        "UPDATE jobs SET locked_by = 'r1', locked_at = now() WHERE id = %s",
+        (running,),
+    )
+    result = cli("jobs", "cancel", "--config", str(config), "--yes", "--json").json()
+    assert result["matched"] == 2 and result["changed"] == 1
+    left = sql(ops.jobs_database_url, ops.schema_name, "SELECT id FROM jobs")
+    assert left == [(running,)] and queued != running
