@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from jobline import IntakeUnavailable
 from jobline.config import Settings
+from jobline.ops.context import ops_context
+from jobline.ops.dlq import DlqMessage
+from jobline.ops.replay import replay
 
 from .helpers import ServeProcess, scalar, wait_until
 from .ops_helpers import add_config, cli, ops, sql
@@ -128,3 +133,31 @@ def test_a_replayed_dlq_message_runs_once_and_a_second_replay_does_nothing(
         assert all(m["replayed"] for m in cli("dlq", "list", "--json").json())
     finally:
         assert server.stop() == 0
+
+
+def test_a_replay_kafka_did_not_acknowledge_leaves_no_replay_record(
+    ops: Settings,
+) -> None:
+    config = add_config()
+    message = DlqMessage(
+        ops.dlq_topic,
+        0,
+        5,
+        None,
+        "42",
+        _job(config, '{"n": 1}').decode(),
+        "out_of_range",
+        None,
+        None,
+        None,
+        None,
+    )
+    dead_kafka = ops.model_copy(update={"kafka_hosts": "127.0.0.1:1", "produce_timeout_s": 1.0})
+
+    async def replay_once() -> None:
+        async with ops_context(dead_kafka, "test") as ctx:
+            await replay(ctx, [message])
+
+    with pytest.raises(IntakeUnavailable, match=r"127\.0\.0\.1:1"):
+        asyncio.run(replay_once())
+    assert sql(ops.jobs_database_url, ops.schema_name, "SELECT count(*) FROM dlq_replays") == [(0,)]

@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from jobline.errors import InvalidJob, UsageError
-from jobline.job import JobMessage, decode_job
+from jobline.job import JobMessage, decode_job, encode_job
 from jobline.ops.context import OpsContext
 from jobline.ops.dlq import DlqMessage
 from jobline.producer.kafka import KafkaJobProducer
@@ -64,10 +64,12 @@ def set_payload(payload_json: str) -> Edit:
     return edit
 
 
-def _validated(msg: DlqMessage, edit: Edit | None) -> JobMessage | ReplayOutcome:
+def _validated(msg: DlqMessage, edit: Edit | None, max_bytes: int) -> JobMessage | ReplayOutcome:
     try:
         value = edit(msg) if edit is not None else msg.value.encode()
-        return decode_job(value)
+        job = decode_job(value)
+        encode_job(job, max_bytes)  # refuses one over JOBLINE_MAX_MESSAGE_BYTES (JobTooLarge)
+        return job
     except InvalidJob as exc:
         fix = "fix it with --edit or --set-payload" if edit is None else "edit it again"
         return ReplayOutcome(
@@ -94,14 +96,8 @@ async def replay(
                 progress(done, len(messages))
     finally:
         producer.close()
-    replayed = sum(1 for o in outcomes if o.result is ReplayResult.REPLAYED)
-    if replayed:
-        where = {
-            "dlq_topic": s.dlq_topic,
-            "offsets": [f"{o.partition}:{o.offset}" for o in outcomes],
-        }
-        options = {"edited": edit is not None}
-        await ctx.store.audit(ctx.actor, "dlq.replay", {**where, **options}, replayed)
+        # Also when a later message failed: the ones sent before it are on the record.
+        await _audit(ctx, outcomes, edited=edit is not None)
     return outcomes
 
 
@@ -113,7 +109,7 @@ async def dry_run(
     done = await ctx.store.replayed_offsets(topic, sorted({m.partition for m in messages}))
     outcomes = []
     for msg in messages:
-        job = _validated(msg, edit)
+        job = _validated(msg, edit, ctx.settings.max_message_bytes)
         if isinstance(job, ReplayOutcome):
             outcomes.append(job)
         elif (msg.partition, msg.offset) in done:
@@ -123,6 +119,17 @@ async def dry_run(
                 ReplayOutcome(msg.partition, msg.offset, ReplayResult.WOULD_REPLAY, job.type)
             )
     return outcomes
+
+
+async def _audit(ctx: OpsContext, outcomes: list[ReplayOutcome], edited: bool) -> None:
+    sent = [o for o in outcomes if o.result is ReplayResult.REPLAYED]
+    if sent:
+        where = {
+            "dlq_topic": ctx.settings.dlq_topic,
+            "offsets": [f"{o.partition}:{o.offset}" for o in sent],
+            "edited": edited,
+        }
+        await ctx.store.audit(ctx.actor, "dlq.replay", where, len(sent))
 
 
 def _already(msg: DlqMessage) -> ReplayOutcome:
@@ -137,7 +144,7 @@ def _already(msg: DlqMessage) -> ReplayOutcome:
 async def _replay_one(
     ctx: OpsContext, producer: KafkaJobProducer, msg: DlqMessage, edit: Edit | None
 ) -> ReplayOutcome:
-    job = _validated(msg, edit)
+    job = _validated(msg, edit, ctx.settings.max_message_bytes)
     if isinstance(job, ReplayOutcome):
         return job
     claim = ctx.store.claiming_replay(
