@@ -38,11 +38,23 @@ class JobTooLarge(InvalidJob):
         self.limit = limit
 
 
-class IntakeUnavailable(JoblineError):
+class UsageError(JoblineError):
+    """A command was given a value it cannot use (the `jobline` exit code 2)."""
+
+
+class DependencyUnreachable(JoblineError):
+    """Kafka, the jobs DB or the main DB did not answer (the `jobline` exit code 4)."""
+
+
+class NotFound(JoblineError):
+    """An id named by the user does not exist (the `jobline` exit code 5)."""
+
+
+class IntakeUnavailable(DependencyUnreachable):
     """The intake (Kafka, or the jobs DB for direct intake) did not accept a job in time."""
 
 
-class DatabaseUnavailable(JoblineError):
+class DatabaseUnavailable(DependencyUnreachable):
     """A PostgreSQL database could not be reached (the message names which and its URL)."""
 
 
@@ -54,7 +66,7 @@ class MainDBUnavailable(DatabaseUnavailable):
     """The main DB (JOBLINE_DATABASE_URL, plugin configs) could not be reached or opened."""
 
 
-class UnknownPluginConfig(JoblineError):
+class UnknownPluginConfig(NotFound):
     """A trigger named a plugin config that does not exist in the main DB."""
 
     def __init__(self, plugin_config_id: int) -> None:

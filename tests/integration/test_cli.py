@@ -49,12 +49,12 @@ def test_enqueue_prints_the_outcome_and_the_job_runs(env: dict[str, str], runs_t
 def test_enqueue_names_an_unknown_plugin_config_and_bad_json(env: dict[str, str]) -> None:
     add_config(env)  # the main DB schema exists
     unknown = jobline(env, "enqueue", "--plugin-config", "999999", "--type", "record")
-    assert unknown.returncode == 2
+    assert unknown.returncode == 5  # not found
     assert "plugin config 999999 does not exist" in unknown.stderr
     bad_json = jobline(
         env, "enqueue", "--plugin-config", "1", "--type", "record", "--payload", "{n: 1}"
     )
-    assert bad_json.returncode == 2
+    assert bad_json.returncode == 2  # usage
     assert "--payload '{n: 1}' is not valid JSON" in bad_json.stderr
 
 
@@ -64,7 +64,7 @@ def test_bad_configuration_stops_serve_with_the_variable_and_value_named(
     result = jobline(
         {**env, "JOBLINE_RUNNER_CONCURRENCY": "0", "JOBLINE_INTAKE": "pigeon"}, "serve"
     )
-    assert result.returncode == 2
+    assert result.returncode == 3  # configuration
     assert "JOBLINE_RUNNER_CONCURRENCY='0'" in result.stderr
     assert "JOBLINE_INTAKE='pigeon'" in result.stderr
 
@@ -79,7 +79,7 @@ def test_configs_add_list_disable_enable(env: dict[str, str]) -> None:
         in jobline(env, "configs", "disable", str(config_id)).stdout
     )
     missing = jobline(env, "configs", "enable", "424242")
-    assert missing.returncode == 2 and "424242 does not exist" in missing.stderr
+    assert missing.returncode == 5 and "424242 does not exist" in missing.stderr
 
 
 def test_jobs_of_a_disabled_config_wait_and_run_once_it_is_enabled(

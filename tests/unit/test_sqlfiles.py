@@ -68,9 +68,7 @@ def test_every_query_has_non_empty_sql_without_surrounding_space(package: str) -
 def test_migrations_are_numbered_from_one_in_ascending_order(package: str) -> None:
     migrations = load_migrations(package)
     versions = [m.version for m in migrations]
-    # Ascending from 1 without repeats; parallel branches take numbers from set ranges,
-    # so there may be gaps between them.
-    assert versions[0] == 1 and versions == sorted(set(versions))
+    assert versions == list(range(1, len(versions) + 1))
     assert all(m.sql.strip() and m.name for m in migrations)
 
 

@@ -1,4 +1,4 @@
-"""The `jobline` command: serve, migrate, enqueue, configs."""
+"""The `jobline` command: serve, migrate, enqueue, configs, and the operator commands."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
+import psycopg
 import typer
+from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.table import Table
 
 from jobline.cli import attachments as cli_attachments
+from jobline.cli import audit, config_controls, dlq, failed, jobs, runners
 from jobline.cli import logs as cli_logs
+from jobline.cli.common import report_and_exit, version_option
+from jobline.cli.migrations import migrate_report
 from jobline.config import Settings, load_settings
-from jobline.errors import ConfigError, JoblineError, UnknownPluginConfig
+from jobline.errors import JoblineError, UnknownPluginConfig, UsageError
 from jobline.logs import configure_logging
 from jobline.migrator import opened
 from jobline.plugins.configs import MainDB
@@ -38,6 +43,13 @@ app.add_typer(configs_app, name="configs")
 app.command("logs")(cli_logs.logs)
 configs_app.command("attach")(cli_attachments.attach)
 configs_app.command("detach")(cli_attachments.detach)
+app.callback()(version_option)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(failed.app, name="failed")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(runners.app, name="runners")
+config_controls.register(configs_app)
+app.command("audit")(audit.audit)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -57,7 +69,7 @@ def _json_arg(value: str, option: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
+        raise UsageError(
             f"{option} {value!r} is not valid JSON: {exc.msg} at column "
             f"{exc.colno}; quote it for the shell, e.g. '{{\"a\": 1}}'"
         ) from None
@@ -87,9 +99,16 @@ def serve(
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    status: Annotated[bool, typer.Option("--status", help="show applied and pending")] = False,
+    show_sql: Annotated[bool, typer.Option("--sql", help="print pending SQL, apply none")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="--status as JSON")] = False,
+) -> None:
     """Create or upgrade the jobs DB and main DB schemas."""
     settings = _settings()
+    if status or show_sql:
+        migrate_report(settings, show_sql=show_sql, as_json=as_json)
+        return
 
     async def go() -> tuple[list[int], list[int]]:
         jobs = await JobsDB(settings.jobs_database_url, settings.schema_name).migrate()
@@ -160,7 +179,7 @@ def configs_add(
     settings = _settings()
     values = _json_arg(settings_json, "--settings")
     if not isinstance(values, dict):
-        raise ConfigError(f"--settings must be a JSON object, got {settings_json!r}")
+        raise UsageError(f"--settings must be a JSON object, got {settings_json!r}")
     config = _run(
         _with_main_db(settings, lambda db: db.add_config(plugin, team, values, not disabled))
     )
@@ -207,6 +226,5 @@ def configs_disable(config_id: int) -> None:
 def main() -> None:
     try:
         app()
-    except JoblineError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        sys.exit(2)
+    except (JoblineError, psycopg.OperationalError, KafkaException) as exc:
+        report_and_exit(exc)  # exit codes: cli/common.py ExitCode

@@ -27,6 +27,7 @@ from jobline.metrics import (
 )
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.admin import SkipList
 from jobline.store.jobs_db import OffsetRange
 from jobline.store.refusals import is_connection_error
 from jobline.store.rows import IntakeBatchResult, RefusedJob
@@ -54,6 +55,7 @@ class IntakeService(Service):
         self._trouble: str | None = None
         fix = OffsetFix(jobs_db.schema, settings.group, settings.topic)
         self._kafka = KafkaWatch(settings, fix, self._load_offsets, self._fit_dlq_limit)
+        self._skips = SkipList(jobs_db, settings.skip_configs)  # env + `jobline configs skip`
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -177,7 +179,7 @@ class IntakeService(Service):
 
     async def _handle(self, raw: list[RawMessage]) -> None:
         started = time.perf_counter()
-        batch = sort_batch(raw, self._s.skip_configs)
+        batch = sort_batch(raw, await self._skips.current())
         if batch.rejected:
             rejected = batch.rejected
             await self._with_retries("DLQ topic", lambda: self._send_to_dlq(rejected))

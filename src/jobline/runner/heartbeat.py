@@ -13,6 +13,7 @@ from jobline.metrics import JOBS_RESCUED
 from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
+from jobline.store.admin import AdminStore
 
 log = get_logger("jobline.runner.heartbeat")
 
@@ -49,6 +50,8 @@ class HeartbeatService(Service):
         self._last_beat = 0.0
         self._steady_since: float | None = None
         self._last_error: str | None = None
+        #: set by `jobline runners drain`: the runner stops fetching (read with each beat)
+        self.draining = False
 
     @property
     def beat_age_s(self) -> float:
@@ -62,6 +65,9 @@ class HeartbeatService(Service):
         if self._steady_since is None or now - self._last_beat > 2 * self._interval_s:
             self._steady_since = now  # first beat, or after a gap: steady from now on
         self._last_beat = now
+        if not self.draining and await AdminStore(self._db).drain_requested(self.runner_id):
+            self.draining = True
+            log.warning("runner.draining", runner_id=self.runner_id, reason="jobline runners drain")
 
     @property
     def steady(self) -> bool:

@@ -63,6 +63,7 @@ class RunnerService(Service):
         settings: RunnerSettings,
         beat_age_s: Callable[[], float],
         context: PluginContext | None = None,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         super().__init__()
         self._db = jobs_db
@@ -70,6 +71,7 @@ class RunnerService(Service):
         self._configs = configs
         self._s = settings
         self._beat_age_s = beat_age_s
+        self._draining = draining
         self._threads = HandlerThreads()
         self._executor = JobExecutor(registry, producer, settings.policy, self._threads, context)
         self._orphans = OrphanSweeper(jobs_db, runner_id, self._held_ids)
@@ -140,8 +142,9 @@ class RunnerService(Service):
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free, self._s.poll_interval_s)
                 continue
-            if self._beat_age_s() > self._s.max_beat_age_s:
-                # Our heartbeat is stale: peers may take our jobs back. Fetch nothing new.
+            if self._beat_age_s() > self._s.max_beat_age_s or self._draining():
+                # Our heartbeat is stale: peers may take our jobs back. Or an operator
+                # drains this runner (`jobline runners drain`). Fetch nothing new.
                 await self.sleep_unless_stopping(1.0)
                 continue
             try:

@@ -191,6 +191,7 @@ class ServiceBuilder:
             runner_settings(s),
             beat_age_s=lambda: heartbeat.beat_age_s,
             context=context,
+            draining=lambda: heartbeat.draining,
         )
         heartbeat = HeartbeatService(
             jobs_db,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,10 @@ class JobsDB(RunnerOps):
             variable="JOBLINE_JOBS_DATABASE_URL",
             limits=self.limits,
         )
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[TupleRow]]:
+        """A pooled connection (autocommit, the project's schema) for store/admin.py."""
+        return self._pool.connection()
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
         async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
