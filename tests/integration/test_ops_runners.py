@@ -7,6 +7,7 @@ import asyncio
 from jobline.config import Settings
 from jobline.runner.heartbeat import HeartbeatService
 from jobline.store import JobsDB
+from jobline.store.admin import AdminStore
 
 from .ops_helpers import add_config, cli, insert_job, ops, sql
 
@@ -50,7 +51,8 @@ def test_a_drained_runner_learns_it_with_its_next_heartbeat(ops: Settings) -> No
                 ["runner"],
                 interval_s=1,
                 dead_after_s=30,
-                default_max_attempts=3,
+                max_attempts_of=lambda _type: 3,
+                drain_requested=AdminStore(db).drain_requested,
             )
             await heartbeat._beat()
             before = heartbeat.draining

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from jobline.dburl import error_text
 from jobline.logs import get_logger
@@ -13,7 +13,6 @@ from jobline.metrics import JOBS_RESCUED
 from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
-from jobline.store.admin import AdminStore
 
 log = get_logger("jobline.runner.heartbeat")
 
@@ -39,8 +38,10 @@ class HeartbeatService(Service):
         interval_s: float,
         dead_after_s: float,
         max_attempts_of: Callable[[str], int],
+        drain_requested: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         super().__init__()
+        self._drain_requested = drain_requested
         self._db = jobs_db
         self.runner_id = runner_id
         self._capabilities = list(capabilities)
@@ -65,7 +66,18 @@ class HeartbeatService(Service):
         if self._steady_since is None or now - self._last_beat > 2 * self._interval_s:
             self._steady_since = now  # first beat, or after a gap: steady from now on
         self._last_beat = now
-        if not self.draining and await AdminStore(self._db).drain_requested(self.runner_id):
+        await self._check_drain()
+
+    async def _check_drain(self) -> None:
+        # Read with each beat; a failed read is not a failed beat (the beat was written).
+        if self.draining or self._drain_requested is None:
+            return
+        try:
+            requested = await self._drain_requested(self.runner_id)
+        except Exception as exc:
+            log.warning("runner.drain_check_failed", error=str(exc).strip())
+            return
+        if requested:
             self.draining = True
             log.warning("runner.draining", runner_id=self.runner_id, reason="jobline runners drain")
 
