@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jobline.cli import doctor_cmd, status_cmd
 from jobline.config import Settings, load_settings
 from jobline.errors import ConfigError, JoblineError, UnknownPluginConfig
 from jobline.logs import configure_logging
@@ -33,6 +34,9 @@ app = typer.Typer(
 )
 configs_app = typer.Typer(help="Plugin configs in the main DB.", no_args_is_help=True)
 app.add_typer(configs_app, name="configs")
+
+status_cmd.register(app)
+doctor_cmd.register(app)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

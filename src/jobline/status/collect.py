@@ -1,0 +1,211 @@
+"""Collect the pipeline's state from Kafka and the jobs DB, every probe under a deadline.
+
+Kafka and the jobs DB are probed at the same time; within each, probes that need an
+earlier answer (partition counts before watermarks, a connection before queries) wait for
+it, and are marked "not checked" when it failed. Nothing here writes anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from jobline.config import Settings
+from jobline.status.deadline import in_thread, within
+from jobline.status.kafka import GroupInfo, KafkaProbe, MessageLimits, TopicInfo, Watermarks
+from jobline.status.outcome import Outcome, attempt, skipped
+from jobline.store import health
+from jobline.store.health import Conn
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the pipeline lives, and how long each probe may take."""
+
+    kafka_hosts: str
+    jobs_db_url: str
+    schema: str
+    jobs_topic: str
+    dlq_topic: str
+    group: str
+    dead_after_s: float
+    probe_timeout_s: float = 2.5
+
+    @classmethod
+    def from_settings(cls, s: Settings, probe_timeout_s: float = 2.5) -> Target:
+        return cls(
+            s.kafka_hosts,
+            s.jobs_database_url,
+            s.schema_name,
+            s.jobs_topic,
+            s.dlq_topic,
+            s.intake_group,
+            s.runner_dead_after_s,
+            probe_timeout_s,
+        )
+
+
+@dataclass
+class KafkaState:
+    topics: Outcome[dict[str, TopicInfo]] = field(default_factory=Outcome)
+    jobs_marks: Outcome[dict[int, Watermarks]] = field(default_factory=Outcome)
+    dlq_marks: Outcome[dict[int, Watermarks]] = field(default_factory=Outcome)
+    dlq_marks_later: Outcome[dict[int, Watermarks]] = field(default_factory=Outcome)
+    group: Outcome[GroupInfo] = field(default_factory=Outcome)
+    limits: Outcome[MessageLimits] = field(default_factory=lambda: skipped("not asked"))
+
+
+@dataclass
+class DbState:
+    latency: Outcome[float] = field(default_factory=Outcome)
+    counts: Outcome[health.PipelineCounts] = field(default_factory=Outcome)
+    offsets: Outcome[dict[int, health.StoredOffset]] = field(default_factory=Outcome)
+    offsets_later: Outcome[dict[int, health.StoredOffset]] = field(default_factory=Outcome)
+    deep: dict[str, Outcome[object]] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    target: Target
+    taken_at: float
+    window_s: float
+    kafka: KafkaState
+    db: DbState
+
+
+def dlq_size(marks: Outcome[dict[int, Watermarks]]) -> int | None:
+    if marks.value is None:
+        return None
+    return sum(max(0, w.high - w.low) for w in marks.value.values())
+
+
+async def _kafka(target: Target, window_s: float, deep: bool) -> KafkaState:
+    state = KafkaState()
+    t = target.probe_timeout_s
+    probe = KafkaProbe(target.kafka_hosts, t)
+
+    def run(what: str, fn: Callable[[], T]) -> Awaitable[Outcome[T]]:
+        return attempt(lambda: in_thread(what, t, fn))
+
+    names = [target.jobs_topic, target.dlq_topic]
+    state.topics = await run("Kafka metadata", lambda: probe.topics(names))
+    if state.topics.value is None:
+        reason = f"Kafka at {target.kafka_hosts} did not answer"
+        state.jobs_marks = state.dlq_marks = state.dlq_marks_later = skipped(reason)
+        state.group = skipped(reason)
+        state.limits = skipped(reason)
+        return state
+    topics = state.topics.value
+    n_jobs, n_dlq = topics[target.jobs_topic].partitions, topics[target.dlq_topic].partitions
+    started = time.monotonic()
+    jobs_marks = run("jobs watermarks", lambda: probe.watermarks(target.jobs_topic, n_jobs))
+    dlq_marks = run("DLQ watermarks", lambda: probe.watermarks(target.dlq_topic, n_dlq))
+    group = run("intake group", lambda: probe.group(target.group))
+    limits: Awaitable[Outcome[MessageLimits]] = (
+        run("message limits", lambda: probe.message_limits(target.jobs_topic))
+        if deep and n_jobs
+        else attempt(_skip("not asked"))
+    )
+    state.jobs_marks, state.dlq_marks, state.group, state.limits = await asyncio.gather(
+        jobs_marks, dlq_marks, group, limits
+    )
+    if window_s > 0 and state.dlq_marks.ok:
+        await asyncio.sleep(max(0.0, window_s - (time.monotonic() - started)))
+        state.dlq_marks_later = await run(
+            "DLQ watermarks", lambda: probe.watermarks(target.dlq_topic, n_dlq)
+        )
+    return state
+
+
+def _skip(reason: str) -> Callable[[], Awaitable[MessageLimits]]:
+    async def fail() -> MessageLimits:
+        raise RuntimeError(f"not checked: {reason}")
+
+    return fail
+
+
+class DbSession:
+    """One connection; each query under its own deadline; after a timeout the connection
+    is left alone (it may be stuck mid-query) and later queries are marked not checked."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._conn: Conn | None = None
+        self._broken: str | None = None
+
+    async def open(self) -> Outcome[float]:
+        t = self._target
+        started = time.monotonic()
+
+        async def connect() -> float:
+            conn = await within(
+                "jobs DB connect",
+                t.probe_timeout_s,
+                health.connect(t.jobs_db_url, t.schema, t.probe_timeout_s),
+            )
+            self._conn = conn
+            await within("jobs DB SELECT 1", t.probe_timeout_s, conn.execute("SELECT 1"))
+            return time.monotonic() - started
+
+        outcome = await attempt(connect)
+        if not outcome.ok:
+            self._broken = "the jobs DB did not answer"
+        return outcome
+
+    async def run(self, what: str, query: Callable[[Conn], Awaitable[T]]) -> Outcome[T]:
+        if self._broken is not None or self._conn is None:
+            return skipped(self._broken or "no connection")
+        conn = self._conn
+        outcome = await attempt(lambda: within(what, self._target.probe_timeout_s, query(conn)))
+        if outcome.timed_out:
+            self._broken = f"an earlier query ({what}) timed out"
+        return outcome
+
+    def close(self) -> None:
+        # A stuck connection's close could wait on the server: it is dropped with the
+        # process instead (the CLI exits right after).
+        if self._conn is not None and self._broken is None:
+            asyncio.ensure_future(self._conn.close())  # noqa: RUF006 - best effort
+
+
+DeepProbes = Callable[[DbSession], Awaitable[dict[str, Outcome[object]]]]
+
+
+async def _db(target: Target, window_s: float, deep: DeepProbes | None) -> DbState:
+    state = DbState()
+    session = DbSession(target)
+    started = time.monotonic()
+    state.latency = await session.open()
+    t = target
+    state.counts = await session.run(
+        "queue counts", lambda c: health.pipeline_counts(c, t.dead_after_s)
+    )
+    state.offsets = await session.run(
+        "stored offsets", lambda c: health.stored_offsets(c, t.group, t.jobs_topic)
+    )
+    if deep is not None:
+        state.deep = await deep(session)
+    if window_s > 0 and state.offsets.ok:
+        await asyncio.sleep(max(0.0, window_s - (time.monotonic() - started)))
+        state.offsets_later = await session.run(
+            "stored offsets", lambda c: health.stored_offsets(c, t.group, t.jobs_topic)
+        )
+    session.close()
+    return state
+
+
+async def collect(
+    target: Target, *, window_s: float = 0.0, deep: DeepProbes | None = None
+) -> Snapshot:
+    """Kafka and the jobs DB side by side; `window_s` > 0 reads the moving parts twice;
+    `deep` asks the jobs DB the doctor's extra questions on the same connection."""
+    taken_at = time.time()
+    kafka, db = await asyncio.gather(
+        _kafka(target, window_s, deep is not None), _db(target, window_s, deep)
+    )
+    return Snapshot(target, taken_at, window_s, kafka, db)
