@@ -21,6 +21,8 @@ from jobline.metrics import (
     INTAKE_LAG,
     INTAKE_LAST_PERSISTED,
     INTAKE_MESSAGES,
+    INTAKE_SKIPPED,
+    note_persisted_messages,
 )
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
@@ -178,6 +180,7 @@ class IntakeService(Service):
             self._sample_lag(consumer)
             if raw:
                 await self._handle(raw)
+                note_persisted_messages(messages)
 
     def _raw_messages(self, messages: list[Message]) -> list[RawMessage]:
         raw: list[RawMessage] = []
@@ -228,6 +231,7 @@ class IntakeService(Service):
         INTAKE_MESSAGES.labels("duplicate").inc(result.duplicates)
         INTAKE_MESSAGES.labels("dlq").inc(len(batch.rejected))
         INTAKE_MESSAGES.labels("skipped").inc(batch.skipped)
+        INTAKE_SKIPPED.labels("skip_list").inc(batch.skipped)
         if result.persisted:
             INTAKE_LAST_PERSISTED.set_to_current_time()
         log.debug(

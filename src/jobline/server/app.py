@@ -19,7 +19,7 @@ from jobline.plugins.registry import PluginRegistry
 from jobline.producer import build_producer
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
 from jobline.runner.execute import ExecutionPolicy
-from jobline.runner.sampler import SamplerService
+from jobline.runner.sampler import IntakeWatch, SamplerService
 from jobline.server.capabilities import Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
@@ -89,7 +89,12 @@ class Server:
                 beat_age_s=lambda: heartbeat.beat_age_s,
             )
             sampler = SamplerService(
-                jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
+                jobs_db,
+                interval_s=s.sample_interval_s,
+                dead_after_s=s.runner_dead_after_s,
+                intake=IntakeWatch(s.kafka_hosts, s.jobs_topic, s.intake_group)
+                if s.intake is IntakeKind.KAFKA
+                else None,
             )
             services += [heartbeat, runner, sampler]
         if Capability.SCHEDULER in caps:
