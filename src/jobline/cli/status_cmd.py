@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 import time
 from typing import Annotated
@@ -19,6 +20,8 @@ from jobline.status.collect import Snapshot, Target, collect
 from jobline.status.view import render, status_dict
 
 out = Console(soft_wrap=True)
+#: the project's exit code for "a dependency did not answer"
+EXIT_UNREACHABLE = 4
 
 
 def _target(timeout_s: float) -> Target:
@@ -40,21 +43,22 @@ def status(
 ) -> None:
     """Per partition: high watermark, stored offset, lag, last persisted; the intake group;
     jobs due/scheduled/running/retrying/failed; oldest due job; live runners; DLQ size and
-    rate. Read-only."""
+    rate. Read-only. Exit 0, or 4 when Kafka or the jobs DB did not answer."""
     target = _target(timeout)
+    code = 0
 
     async def go() -> None:
+        nonlocal code
         previous: Snapshot | None = None
         while True:
             started = time.monotonic()
             snap = await collect(target, window_s=0.0 if previous else window)
             data = status_dict(snap, previous)
             if as_json:
-                out.print_json(json.dumps(data)) if sys.stdout.isatty() else print(
-                    json.dumps(data), flush=True
-                )
+                print(json.dumps(data), flush=True)
             else:
                 out.print(render(data))
+            code = EXIT_UNREACHABLE if unreachable(snap) else 0
             if watch is None:
                 return
             previous = snap
@@ -62,6 +66,18 @@ def status(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
+    _leave(code)
+
+
+def unreachable(snap: Snapshot) -> bool:
+    return not snap.kafka.topics.ok or not snap.db.latency.ok
+
+
+def _leave(code: int) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A Kafka client whose broker hangs would hold the exit for its socket timeouts.
+    os._exit(code)
 
 
 def top(
@@ -83,6 +99,7 @@ def top(
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
+    _leave(0)
 
 
 def register(app: typer.Typer) -> None:

@@ -141,8 +141,9 @@ def _long_transactions(outcome: Outcome[Any] | None, opts: DoctorOptions) -> Che
     oldest = sessions[0]
     return Check(
         name, DB, Status.WARN,
-        f"{len(sessions)} transaction(s) open longer than {opts.long_transaction_s:g} s; "
-        f"oldest: pid {oldest.pid}, {oldest.age_s:.0f} s, {oldest.detail}",
+        f"{len(sessions)} transaction(s) open longer than {opts.long_transaction_s:g} s "
+        f"(pids {[x.pid for x in sessions]}); oldest: pid {oldest.pid}, {oldest.age_s:.0f} s, "
+        f"{oldest.detail}",
         "it may hold locks jobs wait for, and it keeps autovacuum from cleaning `jobs`",
         Action(
             "find its owner; if it is stuck, end it",

@@ -84,10 +84,23 @@ def dlq_size(marks: Outcome[dict[int, Watermarks]]) -> int | None:
     return sum(max(0, w.high - w.low) for w in marks.value.values())
 
 
+# One AdminClient per (hosts, timeout) for the life of the process: `status --watch` reuses
+# it, and it is never destroyed mid-run, because destroying a client whose broker hangs
+# blocks until librdkafka's socket timeouts (the CLI leaves with os._exit instead).
+_PROBES: dict[tuple[str, float], KafkaProbe] = {}
+
+
+def _probe(target: Target) -> KafkaProbe:
+    key = (target.kafka_hosts, target.probe_timeout_s)
+    if key not in _PROBES:
+        _PROBES[key] = KafkaProbe(*key)
+    return _PROBES[key]
+
+
 async def _kafka(target: Target, window_s: float, deep: bool) -> KafkaState:
     state = KafkaState()
     t = target.probe_timeout_s
-    probe = KafkaProbe(target.kafka_hosts, t)
+    probe = _probe(target)
 
     def run(what: str, fn: Callable[[], T]) -> Awaitable[Outcome[T]]:
         return attempt(lambda: in_thread(what, t, fn))

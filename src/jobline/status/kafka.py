@@ -7,6 +7,8 @@ never answers can keep a librdkafka call past its timeout.
 
 from __future__ import annotations
 
+import socket
+import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -18,6 +20,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from jobline.logs import kafka_logger
+from jobline.status.deadline import ProbeTimeout
 
 
 @dataclass(frozen=True)
@@ -62,15 +65,34 @@ class KafkaProbe:
             {
                 "bootstrap.servers": hosts,
                 "client.id": "jobline-health",
-                "socket.timeout.ms": int(timeout_s * 1000),
-                "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
+                # Longer than the probe's own deadline: a broker that accepts and never
+                # answers then shows as "timed out", not as a transport error.
+                "socket.timeout.ms": int(timeout_s * 3000),
+                "socket.connection.setup.timeout.ms": int(timeout_s * 3000),
             },
             logger=kafka_logger(),
         )
 
     def topics(self, names: list[str]) -> dict[str, TopicInfo]:
-        """Partition counts of `names` (0 for a missing topic); raises if Kafka is down."""
-        meta = self._admin.list_topics(timeout=self.timeout_s)
+        """Partition counts of `names` (0 for a missing topic); raises if Kafka is down.
+
+        librdkafka reports a broker that refuses connections and one that accepts and never
+        answers alike (transport failure at the timeout); a plain TCP connect first tells
+        a stopped Kafka from a frozen one.
+        """
+        refused = _refused(self.hosts, self.timeout_s)
+        if refused:
+            raise ConnectionRefusedError(f"nothing listens at {refused}: Kafka is not running")
+        started = time.monotonic()
+        try:
+            meta = self._admin.list_topics(timeout=self.timeout_s)
+        except KafkaException:
+            if time.monotonic() - started >= self.timeout_s * 0.9:
+                raise ProbeTimeout(
+                    f"Kafka at {self.hosts} accepts connections but its metadata request",
+                    self.timeout_s,
+                ) from None
+            raise
         found: dict[str, TopicInfo] = {}
         for name in names:
             topic = meta.topics.get(name)
@@ -131,6 +153,21 @@ class KafkaProbe:
             for m in desc.members
         ]
         return GroupInfo(group, _state_name(desc.state), members)
+
+
+def _refused(hosts: str, timeout_s: float) -> str | None:
+    """The bootstrap servers, if every one of them refuses a TCP connection."""
+    servers = [h.strip() for h in hosts.split(",") if h.strip()]
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return None
+        except ConnectionRefusedError:
+            continue
+        except (OSError, ValueError):
+            return None  # unresolvable or slow: librdkafka's answer says more
+    return ", ".join(servers)
 
 
 def _state_name(state: object) -> str:

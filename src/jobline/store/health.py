@@ -72,11 +72,15 @@ class RecentFailure:
 
 
 async def connect(url: str, schema: str, timeout_s: float) -> Conn:
-    """One autocommit connection in `schema`; connect_timeout bounds a dead host."""
+    """One autocommit connection in `schema`; connect_timeout bounds a dead host.
+
+    libpq's timeout is set past `timeout_s`: the caller's own deadline fires first and
+    reports the hang as a timeout.
+    """
     return await psycopg.AsyncConnection.connect(
         url,
         autocommit=True,
-        connect_timeout=max(1, round(timeout_s)),
+        connect_timeout=max(2, round(timeout_s * 2)),
         options=schema_options(schema),
         application_name="jobline-health",
     )
