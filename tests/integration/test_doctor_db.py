@@ -3,7 +3,7 @@ transactions, an unmigrated schema."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -113,7 +113,7 @@ async def test_doctor_warns_about_a_long_transaction_and_names_its_pid(
     with psycopg.connect(url, application_name="doctor-test-long-tx") as conn:
         pid = conn.info.backend_pid
         conn.execute("SELECT txid_current()")  # opens the transaction, holds an xid
-        time.sleep(1.5)
+        await asyncio.sleep(1.5)
         run = doctor({**env}, "--long-transaction", "1")
         conn.rollback()
     check = run.check("jobs_db.long_transactions")
