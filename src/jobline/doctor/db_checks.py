@@ -80,18 +80,26 @@ def _migrations(snap: Snapshot, schema: Outcome[Any] | None, version: Outcome[An
     action = Action("apply the migrations", "jobline migrate")
     if schema is not None and schema.value is False:
         return Check(
-            name, DB, Status.FAIL, f"schema {snap.target.schema!r} does not exist",
-            "the jobs DB was never migrated: nothing can be persisted", action,
-        )  # fmt: skip
+            name,
+            DB,
+            Status.FAIL,
+            f"schema {snap.target.schema!r} does not exist",
+            "the jobs DB was never migrated: nothing can be persisted",
+            action,
+        )
     missing = _unanswered(name, version)
     if missing is not None or version is None:
         return missing or Check(name, DB, Status.WARN, "not asked", "")
     current = version.value
     if current is None or current < newest:
         return Check(
-            name, DB, Status.FAIL, f"schema at migration {current}, this jobline needs {newest}",
-            "queries of this version may fail on the old schema", action,
-        )  # fmt: skip
+            name,
+            DB,
+            Status.FAIL,
+            f"schema at migration {current}, this jobline needs {newest}",
+            "queries of this version may fail on the old schema",
+            action,
+        )
     return Check(name, DB, Status.OK, f"schema at migration {current}", "schema is current")
 
 
@@ -116,14 +124,17 @@ def _connections(outcome: Outcome[Any] | None, opts: DoctorOptions) -> Check:
     if status is Status.OK:
         return Check(name, DB, status, evidence, "room for more connections")
     return Check(
-        name, DB, status, evidence,
+        name,
+        DB,
+        status,
+        evidence,
         "new connections are about to be refused: intakes and runners then stall",
         Action(
             "find who holds the connections (a leak, too many pods, or pool sizes above the "
             "limit); raising max_connections needs a PostgreSQL restart",
             f"psql ... -c {ACTIVITY_SQL!r}",
         ),
-    )  # fmt: skip
+    )
 
 
 def _long_transactions(outcome: Outcome[Any] | None, opts: DoctorOptions) -> Check:
@@ -134,13 +145,17 @@ def _long_transactions(outcome: Outcome[Any] | None, opts: DoctorOptions) -> Che
     sessions: list[health.SessionInfo] = outcome.get() if outcome.value else []
     if not sessions:
         return Check(
-            name, DB, Status.OK,
+            name,
+            DB,
+            Status.OK,
             f"no transaction open longer than {opts.long_transaction_s:g} s",
             "nothing holds back vacuum",
-        )  # fmt: skip
+        )
     oldest = sessions[0]
     return Check(
-        name, DB, Status.WARN,
+        name,
+        DB,
+        Status.WARN,
         f"{len(sessions)} transaction(s) open longer than {opts.long_transaction_s:g} s "
         f"(pids {[x.pid for x in sessions]}); oldest: pid {oldest.pid}, {oldest.age_s:.0f} s, "
         f"{oldest.detail}",
@@ -149,7 +164,7 @@ def _long_transactions(outcome: Outcome[Any] | None, opts: DoctorOptions) -> Che
             "find its owner; if it is stuck, end it",
             f"psql ... -c 'SELECT pg_terminate_backend({oldest.pid})'",
         ),
-    )  # fmt: skip
+    )
 
 
 def _lock_waits(outcome: Outcome[Any] | None) -> Check:
@@ -162,13 +177,18 @@ def _lock_waits(outcome: Outcome[Any] | None) -> Check:
     if not stuck:
         return Check(name, DB, Status.OK, f"{len(waits)} session(s) waiting for a lock", "")
     return Check(
-        name, DB, Status.WARN,
+        name,
+        DB,
+        Status.WARN,
         f"{len(stuck)} session(s) waiting for a lock over 5 s; longest: pid {stuck[0].pid} "
         f"{stuck[0].age_s:.0f} s: {stuck[0].detail}",
         "something holds a lock that intakes or runners need",
-        Action("find the blocker", "psql ... -c 'SELECT pid, pg_blocking_pids(pid) FROM "
-               "pg_stat_activity WHERE wait_event_type = ''Lock'''"),
-    )  # fmt: skip
+        Action(
+            "find the blocker",
+            "psql ... -c 'SELECT pid, pg_blocking_pids(pid) FROM "
+            "pg_stat_activity WHERE wait_event_type = ''Lock'''",
+        ),
+    )
 
 
 def _vacuum(snap: Snapshot, outcome: Outcome[Any] | None, opts: DoctorOptions) -> Check:
@@ -183,16 +203,26 @@ def _vacuum(snap: Snapshot, outcome: Outcome[Any] | None, opts: DoctorOptions) -
     evidence = f"jobs: {v.live_rows:,} live rows, {v.dead_rows:,} dead; last vacuum {since}"
     if not v.autovacuum_enabled:
         return Check(
-            name, DB, Status.WARN, evidence + "; autovacuum_enabled=false",
+            name,
+            DB,
+            Status.WARN,
+            evidence + "; autovacuum_enabled=false",
             "dead rows of deleted jobs pile up and slow the fetch",
-            Action("turn autovacuum back on",
-                   f"ALTER TABLE {snap.target.schema}.jobs RESET (autovacuum_enabled)"),
-        )  # fmt: skip
+            Action(
+                "turn autovacuum back on",
+                f"ALTER TABLE {snap.target.schema}.jobs RESET (autovacuum_enabled)",
+            ),
+        )
     if v.dead_rows > opts.dead_rows_warn and v.dead_rows > v.live_rows:
         return Check(
-            name, DB, Status.WARN, evidence,
+            name,
+            DB,
+            Status.WARN,
+            evidence,
             "autovacuum is not keeping up (a long transaction holds it back?)",
-            Action("look for long transactions, then vacuum",
-                   f"VACUUM (VERBOSE) {snap.target.schema}.jobs"),
-        )  # fmt: skip
+            Action(
+                "look for long transactions, then vacuum",
+                f"VACUUM (VERBOSE) {snap.target.schema}.jobs",
+            ),
+        )
     return Check(name, DB, Status.OK, evidence, "autovacuum keeps up")

@@ -129,8 +129,11 @@ def _runners(snap: Snapshot, opts: DoctorOptions) -> list[Check]:
             if c.due
             else "no runner alive; nothing is due yet"
         )
-        return [Check("runners.live", Stage.RUNNERS, status, evidence, meaning,
-                      opts.deployment.restart())]  # fmt: skip
+        return [
+            Check(
+                "runners.live", Stage.RUNNERS, status, evidence, meaning, opts.deployment.restart()
+            )
+        ]
     live = Check("runners.live", Stage.RUNNERS, Status.OK, evidence, "runners heartbeat")
     if c.oldest_due_age_s > opts.oldest_due_warn_s:
         return [

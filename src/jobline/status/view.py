@@ -117,9 +117,14 @@ def _fmt(value: object, unit: str = "") -> str:
 def render(data: dict[str, Any]) -> Group:
     """The rich view of `status_dict`: partitions, then intake, jobs, runners, DLQ."""
     parts = Table(
-        "partition", "high watermark", "stored offset", "lag", "last persisted",
-        title=f"topic {data['topic']} @ {data['kafka']}", title_justify="left",
-    )  # fmt: skip
+        "partition",
+        "high watermark",
+        "stored offset",
+        "lag",
+        "last persisted",
+        title=f"topic {data['topic']} @ {data['kafka']}",
+        title_justify="left",
+    )
     for row in data["partitions"]:
         age = row["last_persisted_age_s"]
         parts.add_row(

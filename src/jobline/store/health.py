@@ -95,9 +95,15 @@ async def pipeline_counts(conn: Conn, dead_after_s: float) -> PipelineCounts:
     (row,) = await _rows(conn, "pipeline_counts", {"dead_after_s": dead_after_s})
     due, scheduled, running, retrying, failed, oldest, live, dead = row
     return PipelineCounts(
-        int(due), int(scheduled), int(running), int(retrying), int(failed),
-        float(oldest), int(live), int(dead),
-    )  # fmt: skip
+        int(due),
+        int(scheduled),
+        int(running),
+        int(retrying),
+        int(failed),
+        float(oldest),
+        int(live),
+        int(dead),
+    )
 
 
 async def stored_offsets(conn: Conn, group: str, topic: str) -> dict[int, StoredOffset]:
