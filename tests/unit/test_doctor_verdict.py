@@ -6,7 +6,7 @@ from jobline.doctor.flow_checks import flow_checks
 from jobline.doctor.model import Action, Check, Deployment, Stage, Status
 from jobline.doctor.options import DoctorOptions
 from jobline.doctor.run import decide
-from jobline.status.collect import DbState, KafkaState, Snapshot, Target
+from jobline.status.collect import Budget, DbState, KafkaState, Snapshot, Target
 from jobline.status.kafka import GroupInfo, GroupMember, TopicInfo, Watermarks
 from jobline.status.outcome import Outcome
 from jobline.status.view import partition_rows
@@ -80,3 +80,11 @@ def test_a_partition_whose_offset_moved_during_the_window_is_not_stalled() -> No
     moved = {0: StoredOffset(0, 6, 0.1)}
     checks = {c.name: c for c in flow_checks(_snapshot(stored, moved), OPTIONS)}
     assert checks["intake.lag"].status is Status.OK
+
+
+def test_the_budget_cuts_the_last_probe_short_and_then_starts_none() -> None:
+    budget = Budget(per_probe_s=2.5, total_s=1.0)
+    first = budget.next_timeout()
+    assert first is not None and 0.9 < first <= 1.0
+    spent = Budget(per_probe_s=2.5, total_s=0.1)
+    assert spent.next_timeout() is None

@@ -15,7 +15,7 @@ from jobline.config import load_settings
 from jobline.doctor.model import Deployment
 from jobline.doctor.options import DoctorOptions
 from jobline.doctor.render import print_report
-from jobline.doctor.run import run_doctor
+from jobline.doctor.run import BUDGET_S, run_doctor
 from jobline.logs import configure_logging
 from jobline.status.collect import Target
 
@@ -53,10 +53,10 @@ def doctor(
     the failing stage and the action. Every probe has its own deadline: done within 10 s."""
     settings = load_settings()
     configure_logging(settings.log_format, "error")
-    if timeout * 3 + window > 9.5:
+    if timeout > BUDGET_S or window > BUDGET_S - 1:
         raise typer.BadParameter(
-            f"--timeout {timeout:g} and --window {window:g} could take "
-            f"{timeout * 3 + window:g} s; keep 3 x timeout + window under 9.5 s"
+            f"--timeout {timeout:g} / --window {window:g}: the probes have {BUDGET_S:g} s in "
+            f"all; keep --timeout at most {BUDGET_S:g} and --window under {BUDGET_S - 1:g}"
         )
     options = DoctorOptions(
         Deployment(namespace, deployment),

@@ -14,6 +14,9 @@ from jobline.doctor.model import STAGE_ORDER, Check, Status, Verdict
 from jobline.doctor.options import DoctorOptions
 from jobline.status.collect import Target, collect
 
+#: the probes' share of the 10 s promise; the rest is the interpreter's start and the output
+BUDGET_S = 6.5
+
 
 @dataclass(frozen=True)
 class Report:
@@ -32,7 +35,10 @@ class Report:
 async def run_doctor(target: Target, options: DoctorOptions) -> Report:
     started = time.monotonic()
     snap = await collect(
-        target, window_s=options.window_s, deep=deep_db_probes(options, target.schema)
+        target,
+        window_s=options.window_s,
+        deep=deep_db_probes(options, target.schema),
+        budget_s=BUDGET_S,
     )
     checks = [
         *kafka_checks(snap, options),

@@ -50,6 +50,22 @@ class Target:
         )
 
 
+class Budget:
+    """The whole run's time: each probe gets its own deadline, cut to what is left, and a
+    probe started after the budget ran out is not started at all."""
+
+    def __init__(self, per_probe_s: float, total_s: float) -> None:
+        self.per_probe_s = per_probe_s
+        self._ends = time.monotonic() + total_s
+
+    def next_timeout(self) -> float | None:
+        left = self._ends - time.monotonic()
+        return None if left < 0.2 else min(self.per_probe_s, left)
+
+
+OUT_OF_TIME = "the run's time budget was used up"
+
+
 @dataclass
 class KafkaState:
     topics: Outcome[dict[str, TopicInfo]] = field(default_factory=Outcome)
@@ -97,13 +113,15 @@ def _probe(target: Target) -> KafkaProbe:
     return _PROBES[key]
 
 
-async def _kafka(target: Target, window_s: float, deep: bool) -> KafkaState:
+async def _kafka(target: Target, window_s: float, deep: bool, budget: Budget) -> KafkaState:
     state = KafkaState()
-    t = target.probe_timeout_s
     probe = _probe(target)
 
-    def run(what: str, fn: Callable[[], T]) -> Awaitable[Outcome[T]]:
-        return attempt(lambda: in_thread(what, t, fn))
+    async def run(what: str, fn: Callable[[], T]) -> Outcome[T]:
+        timeout = budget.next_timeout()
+        if timeout is None:
+            return skipped(OUT_OF_TIME)
+        return await attempt(lambda: in_thread(what, timeout, fn))
 
     names = [target.jobs_topic, target.dlq_topic]
     state.topics = await run("Kafka metadata", lambda: probe.topics(names))
@@ -146,8 +164,9 @@ class DbSession:
     """One connection; each query under its own deadline; after a timeout the connection
     is left alone (it may be stuck mid-query) and later queries are marked not checked."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, budget: Budget) -> None:
         self._target = target
+        self._budget = budget
         self._conn: Conn | None = None
         self._broken: str | None = None
 
@@ -173,8 +192,10 @@ class DbSession:
     async def run(self, what: str, query: Callable[[Conn], Awaitable[T]]) -> Outcome[T]:
         if self._broken is not None or self._conn is None:
             return skipped(self._broken or "no connection")
-        conn = self._conn
-        outcome = await attempt(lambda: within(what, self._target.probe_timeout_s, query(conn)))
+        conn, timeout = self._conn, self._budget.next_timeout()
+        if timeout is None:
+            return skipped(OUT_OF_TIME)
+        outcome = await attempt(lambda: within(what, timeout, query(conn)))
         if outcome.timed_out:
             self._broken = f"an earlier query ({what}) timed out"
         return outcome
@@ -189,9 +210,9 @@ class DbSession:
 DeepProbes = Callable[[DbSession], Awaitable[dict[str, Outcome[object]]]]
 
 
-async def _db(target: Target, window_s: float, deep: DeepProbes | None) -> DbState:
+async def _db(target: Target, window_s: float, deep: DeepProbes | None, budget: Budget) -> DbState:
     state = DbState()
-    session = DbSession(target)
+    session = DbSession(target, budget)
     started = time.monotonic()
     state.latency = await session.open()
     t = target
@@ -213,12 +234,19 @@ async def _db(target: Target, window_s: float, deep: DeepProbes | None) -> DbSta
 
 
 async def collect(
-    target: Target, *, window_s: float = 0.0, deep: DeepProbes | None = None
+    target: Target,
+    *,
+    window_s: float = 0.0,
+    deep: DeepProbes | None = None,
+    budget_s: float = 8.0,
 ) -> Snapshot:
     """Kafka and the jobs DB side by side; `window_s` > 0 reads the moving parts twice;
-    `deep` asks the jobs DB the doctor's extra questions on the same connection."""
+    `deep` asks the jobs DB the doctor's extra questions on the same connection. No probe
+    starts after `budget_s`, none runs past it."""
     taken_at = time.time()
+    budget = Budget(target.probe_timeout_s, budget_s)
     kafka, db = await asyncio.gather(
-        _kafka(target, window_s, deep is not None), _db(target, window_s, deep)
+        _kafka(target, window_s, deep is not None, budget),
+        _db(target, window_s, deep, budget),
     )
     return Snapshot(target, taken_at, window_s, kafka, db)
