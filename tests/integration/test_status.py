@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 from jobline import JobMessage
@@ -98,3 +99,19 @@ def test_status_watch_prints_one_sample_per_interval_with_a_dlq_rate(
     assert first["dlq"]["size"] == 0
     assert samples[-1]["dlq"]["size"] == 4
     assert any((s["dlq"]["rate_per_s"] or 0) > 0 for s in samples)
+
+
+def test_top_draws_the_live_view_until_interrupted(env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobline.cli", "top", "--interval", "1"],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT), "COLUMNS": "120"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(5)  # start-up and a few frames (off a terminal, the last frame is printed)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert env["JOBLINE_JOBS_TOPIC"] in out
+    assert "high watermark" in out

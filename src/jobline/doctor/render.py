@@ -18,8 +18,15 @@ def print_report(report: Report, console: Console) -> None:
         line.append(f"{check.stage.value:<9} {check.name}: ", style="bold")
         line.append(check.evidence)
         console.print(line, highlight=False)
-        if check.status is not Status.OK and check.meaning:
+        if check.status is Status.OK:
+            continue
+        if check.meaning:
             console.print(f"            meaning: {check.meaning}", highlight=False)
+        if check.action is not None:
+            command = f": {check.action.command}" if check.action.command else ""
+            console.print(
+                f"            action: {check.action.text}{command}", highlight=False, markup=False
+            )
     verdict = report.verdict
     console.print()
     console.print(

@@ -196,6 +196,12 @@ class DbSession:
         if timeout is None:
             return skipped(OUT_OF_TIME)
         outcome = await attempt(lambda: within(what, timeout, query(conn)))
+        if outcome.error is not None and "does not exist" in outcome.error:
+            outcome = Outcome(
+                error=f"{outcome.error} (schema {self._target.schema!r} not migrated? "
+                "run `jobline migrate`)",
+                elapsed_s=outcome.elapsed_s,
+            )
         if outcome.timed_out:
             self._broken = f"an earlier query ({what}) timed out"
         return outcome
