@@ -100,6 +100,15 @@ def _migrations(snap: Snapshot, schema: Outcome[Any] | None, version: Outcome[An
             "queries of this version may fail on the old schema",
             action,
         )
+    if current > newest:
+        return Check(
+            name,
+            DB,
+            Status.WARN,
+            f"schema at migration {current}, newer than this jobline's {newest}",
+            "a newer jobline migrated the jobs DB: this one may not know its tables",
+            Action("run the same jobline version everywhere (this one is older)"),
+        )
     return Check(name, DB, Status.OK, f"schema at migration {current}", "schema is current")
 
 

@@ -82,7 +82,9 @@ class KafkaProbe:
         """
         refused = _refused(self.hosts, self.timeout_s)
         if refused:
-            raise ConnectionRefusedError(f"nothing listens at {refused}: Kafka is not running")
+            raise ConnectionRefusedError(
+                f"connection refused at {refused}: Kafka is not running there"
+            )
         started = time.monotonic()
         try:
             meta = self._admin.list_topics(timeout=self.timeout_s)
