@@ -5,8 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean \
-	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
+.PHONY: all venv services services-down tools alerts lint typecheck test unit integration faults demo \
+	bench clean deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
 
@@ -26,6 +26,15 @@ services:
 services-down:
 	scripts/services down
 
+# promtool and prometheus (Debian package `prometheus`), installed only when missing.
+tools:
+	scripts/install-tools
+
+# The alert rules load, and each alert fires on trouble and stays quiet when healthy.
+alerts: tools
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+
 lint: venv
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
@@ -37,14 +46,14 @@ typecheck: venv
 unit: venv
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
-integration: venv services
+integration: venv services tools
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 # Restarts PostgreSQL and Kafka under load and counts jobs lost and run twice.
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services lint typecheck deploy-check
+test: venv services tools lint typecheck alerts deploy-check
 	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------

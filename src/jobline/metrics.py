@@ -5,6 +5,9 @@ Labels are job type, result and reason: bounded sets, never ids.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
 
 JOBS_TRIGGERED = Counter(
@@ -87,7 +90,8 @@ RUNNER_ORPHANS_RELEASED = Counter(
 
 QUEUE_JOBS = Gauge(
     "jobline_queue_jobs",
-    "Jobs in the jobs DB by state (due, scheduled, running, failed), sampled",
+    "Jobs in the jobs DB by state (due, scheduled, running, retrying, failed), sampled; "
+    "failed: permanently failed jobs kept for inspection",
     ["state"],
 )
 QUEUE_OLDEST_DUE_AGE = Gauge(
@@ -129,3 +133,63 @@ PLUGIN_SETUPS = Counter(
     "Plugin setup() runs per plugin config, by result (ok, retry, errored)",
     ["result"],
 )
+# --- pipeline health (sampled by the one elected sampler, see runner/sampler.py) ----------
+QUEUE_JOBS_STATES = ("due", "scheduled", "running", "retrying", "failed")
+SAMPLER_LEADER = Gauge(
+    "jobline_sampler_leader",
+    "1 in the one process elected to sample the jobs DB and the topic's lag, 0 elsewhere",
+)
+JOBS_DB_CONNECTIONS_USED = Gauge(
+    "jobline_jobs_db_connections_used", "Client connections open on the jobs DB's server, sampled"
+)
+JOBS_DB_CONNECTIONS_LIMIT = Gauge(
+    "jobline_jobs_db_connections_limit",
+    "max_connections minus superuser_reserved_connections of the jobs DB's server, sampled",
+)
+INTAKE_PARTITION_LAG = Gauge(
+    "jobline_intake_partition_lag",
+    "Per partition of the jobs topic: high watermark minus the offset stored in the jobs DB "
+    "(measured from outside the intake, so it grows when no intake runs), sampled",
+    ["partition"],
+)
+INTAKE_PARTITION_STORED_OFFSET = Gauge(
+    "jobline_intake_partition_stored_offset",
+    "Per partition: the next offset the intake will persist (jobs DB), -1 if none, sampled",
+    ["partition"],
+)
+
+# --- intake progress (set by the intake where a batch is persisted) ------------------------
+INTAKE_PARTITION_LAST_MESSAGE = Gauge(
+    "jobline_intake_partition_last_message_timestamp_seconds",
+    "Per partition: Kafka timestamp of the last message this intake persisted",
+    ["partition"],
+)
+INTAKE_SKIPPED = Counter(
+    "jobline_intake_skipped_total",
+    "Messages dropped at the intake on purpose, by reason (skip_list: the operator's skip list)",
+    ["reason"],
+)
+
+
+class _KafkaMessage(Protocol):
+    def partition(self) -> int | None: ...
+
+    def timestamp(self) -> tuple[int, int]: ...
+
+    def error(self) -> object: ...
+
+
+def note_persisted_messages(messages: Iterable[_KafkaMessage]) -> None:
+    """After a batch is persisted: each partition's newest message timestamp, as a gauge.
+
+    `time() - gauge` is how far the intake is behind the producers (what a
+    consumer-delayed alert watches); it stops moving when the intake stops.
+    """
+    newest: dict[int, int] = {}
+    for m in messages:
+        kind, ms = m.timestamp()
+        partition = m.partition()
+        if m.error() is None and partition is not None and kind != 0 and ms > 0:
+            newest[partition] = max(newest.get(partition, 0), ms)
+    for partition, ms in newest.items():
+        INTAKE_PARTITION_LAST_MESSAGE.labels(str(partition)).set(ms / 1000)

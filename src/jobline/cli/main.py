@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jobline.cli import attachments as cli_attachments
-from jobline.cli import audit, config_controls, dlq, failed, jobs, runners
+from jobline.cli import audit, config_controls, dlq, doctor_cmd, failed, jobs, runners, status_cmd
 from jobline.cli import logs as cli_logs
 from jobline.cli.common import report_and_exit, version_option
 from jobline.cli.migrations import migrate_report
@@ -50,6 +50,9 @@ app.add_typer(dlq.app, name="dlq")
 app.add_typer(runners.app, name="runners")
 config_controls.register(configs_app)
 app.command("audit")(audit.audit)
+
+status_cmd.register(app)
+doctor_cmd.register(app)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -24,6 +24,8 @@ from jobline.metrics import (
     INTAKE_BATCH_SPLITS,
     INTAKE_LAST_PERSISTED,
     INTAKE_MESSAGES,
+    INTAKE_SKIPPED,
+    note_persisted_messages,
 )
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
@@ -176,6 +178,7 @@ class IntakeService(Service):
             self._kafka.sample_lag(consumer, self._assigned)
             if raw:
                 await self._handle(raw)
+                note_persisted_messages(messages)
 
     async def _handle(self, raw: list[RawMessage]) -> None:
         started = time.perf_counter()
@@ -197,6 +200,7 @@ class IntakeService(Service):
         INTAKE_MESSAGES.labels("dlq").inc(dlq)
         INTAKE_MESSAGES.labels("skipped").inc(batch.skipped)
         INTAKE_BATCH_SPLITS.inc(result.splits)
+        INTAKE_SKIPPED.labels("skip_list").inc(batch.skipped)
         if result.persisted:
             INTAKE_LAST_PERSISTED.set_to_current_time()
         log.debug(

@@ -31,7 +31,7 @@ from jobline.retry import RetryPolicy
 from jobline.runner import HeartbeatService, RunnerService, RunnerSettings
 from jobline.runner.plugin_context import PluginContext
 from jobline.runner.policies import ExecutionPolicy
-from jobline.runner.sampler import SamplerService
+from jobline.runner.sampler import IntakeWatch, SamplerService
 from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.server.capabilities import START_ORDER, Capability
 from jobline.service import Service, ServiceStatus
@@ -204,7 +204,12 @@ class ServiceBuilder:
             drain_requested=AdminStore(jobs_db).drain_requested,
         )
         sampler = SamplerService(
-            jobs_db, interval_s=s.sample_interval_s, dead_after_s=s.runner_dead_after_s
+            jobs_db,
+            interval_s=s.sample_interval_s,
+            dead_after_s=s.runner_dead_after_s,
+            intake=IntakeWatch(s.kafka_hosts, s.jobs_topic, s.intake_group)
+            if s.intake is IntakeKind.KAFKA
+            else None,
         )
         return [heartbeat, watcher, log_writer, runner, sampler]
 

@@ -1,0 +1,1 @@
+"""`jobline doctor`: the on-call runbook as checks, each with evidence, meaning and action."""
