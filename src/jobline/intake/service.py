@@ -23,7 +23,7 @@ from jobline.logs import get_logger, kafka_logger
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 from jobline.store.admin import SkipList
-from jobline.store.params import IntakeBatchWrite, IntakeEntry, OffsetRange
+from jobline.store.params import DeadLetter, IntakeBatchWrite, IntakeEntry, OffsetRange
 from jobline.store.refusals import is_connection_error
 from jobline.store.rows import IntakeBatchResult, RefusedJob
 
@@ -33,6 +33,18 @@ T = TypeVar("T")
 # What makes the intake wait and retry (and give up after `give_up_after_s`). A value the
 # jobs DB refuses never gets here: the store finds that job and it is dead-lettered.
 _RETRIED = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutError, DlqUnavailable)
+
+
+def store_write(batch: SortedBatch, s: IntakeSettings, dead_letter: DeadLetter) -> IntakeBatchWrite:
+    """What the store persists of a sorted batch: its entries and offsets, in one go."""
+    return IntakeBatchWrite(
+        s.group,
+        s.topic,
+        [IntakeEntry(*e) for e in batch.entries],
+        [OffsetRange(r.partition, r.first_offset, r.next_offset) for r in batch.ranges],
+        dead_letter,
+        s.db_timeout_s,
+    )
 
 
 class IntakeService(Service):
@@ -189,16 +201,7 @@ class IntakeService(Service):
                 ]
             )
 
-        write = self._db.persist_intake_batch(
-            IntakeBatchWrite(
-                s.group,
-                s.topic,
-                [IntakeEntry(*e) for e in batch.entries],
-                [OffsetRange(r.partition, r.first_offset, r.next_offset) for r in batch.ranges],
-                dead_letter,
-                s.db_timeout_s,
-            )
-        )
+        write = self._db.persist_intake_batch(store_write(batch, s, dead_letter))
         try:
             return await asyncio.wait_for(write, timeout=s.batch_deadline_s)
         except TimeoutError:
