@@ -124,6 +124,17 @@ async def test_a_replace_trigger_overwrites_the_queued_job_with_its_key(backend:
     assert await _ns(runner) == [2]
 
 
+async def test_a_replace_trigger_starts_the_queued_jobs_attempts_again(backend: Backend) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, key="k")])
+    [job] = await runner.fetch_due("r1", 1)
+    retry = FailedAttempt(job.id, "boom", datetime.now(UTC) + timedelta(hours=1))
+    await runner.record_failures("r1", [retry])
+    await intake.insert_jobs([_job(2, key="k")])
+    [again] = await runner.fetch_due("r1", 1)
+    assert (again.id, again.payload, again.attempts) == (job.id, {"n": 2}, 0)
+
+
 async def test_a_preserve_trigger_leaves_the_queued_job_with_its_key(backend: Backend) -> None:
     runner, intake = _stores(backend)
     await intake.insert_jobs([_job(1, key="k")])

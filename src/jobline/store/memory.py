@@ -92,8 +92,16 @@ class MemoryStore:
                 new = StoredJob(next(self._ids), job, _as_stored(job.payload), job.run_at)
                 self.jobs[new.id] = replace(new, key=job.key)
             elif job.key_mode is KeyMode.REPLACE:
+                # A new trigger, the same row: attempts and last error start again.
                 payload = _as_stored(job.payload)
-                self.jobs[queued.id] = StoredJob(queued.id, job, payload, job.run_at, key=job.key)
+                self.jobs[queued.id] = StoredJob(
+                    queued.id,
+                    job,
+                    payload,
+                    job.run_at,
+                    unrunnable_since=queued.unrunnable_since,
+                    key=job.key,
+                )
 
     def _queued_with_key(self, job: JobMessage) -> StoredJob | None:
         """The unlocked job with `job`'s key; running ones give their key up first."""
