@@ -31,6 +31,10 @@ class MemoryBackend:
             if row.locked_by == runner_id and row.locked_at is not None:
                 row.locked_at -= timedelta(seconds=seconds)
 
+    async def request_drain(self, runner_id: str) -> None:
+        """As `jobline runners drain` does."""
+        self.store.runners[runner_id].drain_requested = True
+
     async def failed(self) -> dict[int, int]:
         """Failed job id -> its attempts."""
         return {i: row.attempts for i, row in self.store.failed.items()}
@@ -52,6 +56,12 @@ class PostgresBackend:
                 "UPDATE jobs SET locked_at = locked_at - make_interval(secs => %(s)s)"
                 " WHERE locked_by = %(runner)s",
                 age,
+            )
+
+    async def request_drain(self, runner_id: str) -> None:
+        async with self.store.connection() as conn:
+            await conn.execute(
+                "UPDATE runners SET drain_requested_at = now() WHERE id = %s", (runner_id,)
             )
 
     async def failed(self) -> dict[int, int]:

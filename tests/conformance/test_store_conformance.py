@@ -287,6 +287,17 @@ async def test_a_fresh_heartbeat_keeps_a_runner_alive(backend: Backend) -> None:
     assert await runner.rescue_dead_runners(RescueParams(30, 3)) == []
 
 
+async def test_a_runner_sees_a_drain_asked_of_it_and_of_no_other(backend: Backend) -> None:
+    runner, _ = _stores(backend)
+    for name in ("a", "b"):
+        await runner.heartbeat(RunnerBeat(name, "host", 1, ("runner",)))
+    assert not await runner.drain_requested("a")
+    await backend.request_drain("a")
+    assert await runner.drain_requested("a")
+    assert not await runner.drain_requested("b")
+    assert not await runner.drain_requested("never-seen")
+
+
 # --- intake offsets ----------------------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ def test_a_drained_runner_learns_it_with_its_next_heartbeat(ops: Settings) -> No
                 ["runner"],
                 interval_s=1,
                 dead_after_s=30,
-                default_max_attempts=3,
+                max_attempts_of=lambda _type: 3,
             )
             await heartbeat._beat()
             before = heartbeat.draining

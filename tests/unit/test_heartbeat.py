@@ -30,6 +30,9 @@ class StubJobsDB:
     async def remove_runner(self, runner_id: str) -> None:
         return None
 
+    async def drain_requested(self, runner_id: str) -> bool:
+        return False
+
 
 async def _eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s

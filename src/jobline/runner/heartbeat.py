@@ -12,8 +12,8 @@ from jobline.logs import get_logger
 from jobline.metrics import JOBS_RESCUED
 from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
-from jobline.store import JobsDB, RescueParams, RunnerBeat
-from jobline.store.admin import AdminStore
+from jobline.store import RescueParams, RunnerBeat
+from jobline.store.ports import RunnerStore
 
 log = get_logger("jobline.runner.heartbeat")
 
@@ -32,7 +32,7 @@ class HeartbeatService(Service):
 
     def __init__(
         self,
-        jobs_db: JobsDB,
+        jobs_db: RunnerStore,
         runner_id: str,
         capabilities: Sequence[str],
         *,
@@ -66,7 +66,7 @@ class HeartbeatService(Service):
         if self._steady_since is None or now - self._last_beat > 2 * self._interval_s:
             self._steady_since = now  # first beat, or after a gap: steady from now on
         self._last_beat = now
-        if not self.draining and await AdminStore(self._db).drain_requested(self.runner_id):
+        if not self.draining and await self._db.drain_requested(self.runner_id):
             self.draining = True
             log.warning("runner.draining", runner_id=self.runner_id, reason="jobline runners drain")
 

@@ -63,6 +63,7 @@ class StoredJob:
 class RunnerRow:
     beat: RunnerBeat
     heartbeat_at: datetime
+    drain_requested: bool = False  # set by a test, as `jobline runners drain` would
 
 
 class MemoryStore:
@@ -233,6 +234,10 @@ class MemoryStore:
 
     async def remove_runner(self, runner_id: str) -> None:
         self.runners.pop(runner_id, None)
+
+    async def drain_requested(self, runner_id: str) -> bool:
+        row = self.runners.get(runner_id)
+        return row is not None and row.drain_requested
 
     async def rescue_dead_runners(self, params: RescueParams) -> list[RescuedJob]:
         """Unlock the jobs of runners that stopped heartbeating (the attempt counts); jobs

@@ -65,6 +65,10 @@ class RunnerStore(Protocol):
 
     async def remove_runner(self, runner_id: str) -> None: ...
 
+    async def drain_requested(self, runner_id: str) -> bool:
+        """Has an operator asked this runner to stop taking jobs (`jobline runners drain`)?"""
+        ...
+
     async def rescue_dead_runners(self, params: RescueParams) -> list[RescuedJob]: ...
 
 

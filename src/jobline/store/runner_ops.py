@@ -96,6 +96,11 @@ class RunnerOps(JobsDBConnection):
     async def remove_runner(self, runner_id: str) -> None:
         await self._rows("remove_runner", {"runner_id": runner_id})
 
+    async def drain_requested(self, runner_id: str) -> bool:
+        """Has `jobline runners drain` asked this runner to stop taking jobs?"""
+        rows = await self._rows("drain_requested", {"runner_id": runner_id})
+        return bool(rows and rows[0][0])
+
     async def rescue_dead_runners(self, params: RescueParams) -> list[RescuedJob]:
         """Unlock the jobs of runners that stopped heartbeating; move used-up ones out."""
         async with (

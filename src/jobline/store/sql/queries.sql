@@ -120,6 +120,11 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
 -- name: remove_runner
 DELETE FROM runners WHERE id = %(runner_id)s
 
+-- name: drain_requested
+-- Read by each runner with its heartbeat (runner/heartbeat.py); `jobline runners drain`
+-- sets it (drain_runner in admin.sql).
+SELECT drain_requested_at IS NOT NULL FROM runners WHERE id = %(runner_id)s
+
 -- name: rescue_dead_runners
 -- Unlock jobs of runners whose heartbeat is older than dead_after (the attempt counts).
 -- Jobs locked by a runner id with no row at all are rescued once their lock is that old.
