@@ -54,7 +54,7 @@ faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 test: venv services tools lint typecheck alerts deploy-check
-	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
 HELM       := .tools/bin/helm

@@ -35,38 +35,50 @@ async def migrate(
     transaction fails with a clear error instead of queueing every query behind it.
     """
     limits = limits or DbLimits()
-    lock_key = zlib.crc32(f"jobline-migrate:{schema}:{package}".encode())
-    applied_now: list[int] = []
     async with conn.transaction():
-        # Processes starting together wait their turn here (no lock_timeout yet) ...
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-        # ... but no migration waits on a table lock for long.
-        await conn.execute(
-            sql.SQL("SET LOCAL lock_timeout = {}").format(
-                sql.Literal(f"{int(limits.lock_timeout_s * 1000)}ms")
-            )
+        await _enter_schema(conn, schema, package, limits)
+        return await _apply_pending(conn, schema, package)
+
+
+async def _enter_schema(
+    conn: psycopg.AsyncConnection[object], schema: str, package: str, limits: DbLimits
+) -> None:
+    """Take the migration lock, create `schema` and its version table, and work in it."""
+    lock_key = zlib.crc32(f"jobline-migrate:{schema}:{package}".encode())
+    # Processes starting together wait their turn here (no lock_timeout yet) ...
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+    # ... but no migration waits on a table lock for long.
+    await conn.execute(
+        sql.SQL("SET LOCAL lock_timeout = {}").format(
+            sql.Literal(f"{int(limits.lock_timeout_s * 1000)}ms")
         )
-        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+    )
+    await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+async def _apply_pending(
+    conn: psycopg.AsyncConnection[object], schema: str, package: str
+) -> list[int]:
+    """Apply the migrations of `package` not yet in schema_migrations; the versions applied."""
+    cur = await conn.execute("SELECT version FROM schema_migrations")
+    done = {row[0] for row in await cur.fetchall()}  # type: ignore[index]
+    applied_now: list[int] = []
+    for migration in load_migrations(package):
+        if migration.version in done:
+            continue
+        await conn.execute(migration.sql.encode())
         await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
+            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+            (migration.version, migration.name),
         )
-        cur = await conn.execute("SELECT version FROM schema_migrations")
-        done = {row[0] for row in await cur.fetchall()}  # type: ignore[index]
-        for migration in load_migrations(package):
-            if migration.version in done:
-                continue
-            await conn.execute(migration.sql.encode())
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                (migration.version, migration.name),
-            )
-            applied_now.append(migration.version)
-            log.info(
-                "migration.applied", schema=schema, version=migration.version, name=migration.name
-            )
+        applied_now.append(migration.version)
+        log.info("migration.applied", schema=schema, version=migration.version, name=migration.name)
     return applied_now
 
 

@@ -64,7 +64,7 @@ def test_migrate_status_and_sql_show_pending_migrations_without_applying_them(
     assert status.code == 0, status.stderr
     jobs_db = status.json()[0]
     assert jobs_db["database"] == "jobs DB" and jobs_db["current"] is False
-    assert {"version": 10, "name": "operations"} in jobs_db["pending"]
+    assert {"version": 7, "name": "operations"} in jobs_db["pending"]
     pending_sql = cli("migrate", "--sql")
     assert "CREATE TABLE audit_log" in pending_sql.stdout
     assert f'SET search_path TO "{settings.schema_name}";' in pending_sql.stdout

@@ -10,8 +10,7 @@ import pytest
 
 from jobline import JobMessage
 from jobline.config import Settings
-from jobline.store import JobsDB
-from jobline.store.jobs_db import OffsetRange
+from jobline.store import IntakeBatchWrite, IntakeEntry, JobsDB, OffsetRange
 from jobline.store.rows import RefusedJob
 
 from .helpers import scalar
@@ -32,8 +31,8 @@ def _incompressible_key(chars: int) -> str:
     return "".join(chr(0x20000 + (n * 7919) % 40000) for n in range(chars))
 
 
-def _entries(jobs: Sequence[JobMessage]) -> list[tuple[int, int, JobMessage | None]]:
-    return [(0, offset, job) for offset, job in enumerate(jobs)]
+def _entries(jobs: Sequence[JobMessage]) -> list[IntakeEntry]:
+    return [IntakeEntry(0, offset, job) for offset, job in enumerate(jobs)]
 
 
 class Recorder:
@@ -54,7 +53,7 @@ async def test_refused_jobs_are_handed_over_and_the_others_stored_with_the_offse
     await jobs_db.ensure_offsets(GROUP, TOPIC, [0])
     dead_letter = Recorder()
     result = await jobs_db.persist_intake_batch(
-        GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 12)], dead_letter, 10.0
+        IntakeBatchWrite(GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 12)], dead_letter, 10.0)
     )
     assert result.persisted == 9
     refused = [(r.offset, r.sqlstate) for r in result.refused]
@@ -75,7 +74,7 @@ async def test_a_batch_of_only_refused_jobs_still_stores_its_offsets(
     await jobs_db.ensure_offsets(GROUP, TOPIC, [0])
     jobs = [_job(n, text="\u0000") for n in range(5)]
     result = await jobs_db.persist_intake_batch(
-        GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 5)], Recorder(), 10.0
+        IntakeBatchWrite(GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 5)], Recorder(), 10.0)
     )
     assert (result.persisted, len(result.refused)) == (0, 5)
     url, schema = settings.jobs_database_url, settings.schema_name
@@ -94,7 +93,7 @@ async def test_nothing_is_committed_when_the_dead_letter_write_fails(
     jobs = [_job(0), _job(1, text="\u0000"), _job(2)]
     with pytest.raises(ConnectionError):
         await jobs_db.persist_intake_batch(
-            GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 3)], dlq_down, 10.0
+            IntakeBatchWrite(GROUP, TOPIC, _entries(jobs), [OffsetRange(0, 0, 3)], dlq_down, 10.0)
         )
     url, schema = settings.jobs_database_url, settings.schema_name
     assert scalar(url, f"SELECT count(*) FROM {schema}.jobs") == 0
@@ -104,12 +103,14 @@ async def test_nothing_is_committed_when_the_dead_letter_write_fails(
 async def test_a_clean_batch_is_not_split(jobs_db: JobsDB) -> None:
     await jobs_db.ensure_offsets(GROUP, TOPIC, [0])
     result = await jobs_db.persist_intake_batch(
-        GROUP,
-        TOPIC,
-        _entries([_job(n) for n in range(4)]),
-        [OffsetRange(0, 0, 4)],
-        Recorder(),
-        10.0,
+        IntakeBatchWrite(
+            GROUP,
+            TOPIC,
+            _entries([_job(n) for n in range(4)]),
+            [OffsetRange(0, 0, 4)],
+            Recorder(),
+            10.0,
+        )
     )
     assert (result.persisted, result.refused, result.splits) == (4, (), 0)
 
@@ -124,7 +125,9 @@ async def test_a_batch_held_up_past_its_statement_timeout_fails_as_an_outage_not
         started = time.monotonic()
         with pytest.raises(psycopg.errors.QueryCanceled):
             await jobs_db.persist_intake_batch(
-                GROUP, TOPIC, _entries([_job(0)]), [OffsetRange(0, 0, 1)], dead_letter, 0.3
+                IntakeBatchWrite(
+                    GROUP, TOPIC, _entries([_job(0)]), [OffsetRange(0, 0, 1)], dead_letter, 0.3
+                )
             )
         assert time.monotonic() - started < 3
     assert dead_letter.calls == []

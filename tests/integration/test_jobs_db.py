@@ -10,7 +10,7 @@ import psycopg
 
 from jobline import JobMessage
 from jobline.config import Settings
-from jobline.store import FailedAttempt, JobsDB
+from jobline.store import FailedAttempt, JobsDB, RescueParams, RunnerBeat
 
 
 def _job(
@@ -99,21 +99,23 @@ async def test_jobs_of_a_runner_whose_heartbeat_stopped_are_rescued(
     settings: Settings,
 ) -> None:
     await jobs_db.insert_jobs([_job(1), _job(2, max_attempts=1)])
-    await jobs_db.heartbeat("dead-runner", "host", 1, ["runner"])
-    await jobs_db.heartbeat("live-runner", "host", 2, ["runner"])
+    await jobs_db.heartbeat(RunnerBeat("dead-runner", "host", 1, ("runner",)))
+    await jobs_db.heartbeat(RunnerBeat("live-runner", "host", 2, ("runner",)))
     await jobs_db.fetch_due("dead-runner", 2)
     with psycopg.connect(settings.jobs_database_url, autocommit=True) as conn:
         conn.execute(
             f"UPDATE {settings.schema_name}.runners SET heartbeat_at = now() - interval '1 min'"
             " WHERE id = 'dead-runner'"
         )
-    rescued = await jobs_db.rescue_dead_runners(dead_after_s=30, default_max_attempts=3)
+    rescued = await jobs_db.rescue_dead_runners(
+        RescueParams(dead_after_s=30, default_max_attempts=3)
+    )
     assert len(rescued) == 2
     # job 1 is due again with the attempt counted; job 2 had only one attempt to give
     [again] = await jobs_db.fetch_due("live-runner", 10)
     assert again.payload == {"n": 1} and again.attempts == 1
     assert (await jobs_db.queue_counts()).failed == 1
-    assert await jobs_db.rescue_dead_runners(30, 3) == []
+    assert await jobs_db.rescue_dead_runners(RescueParams(30, 3)) == []
 
 
 async def test_fetch_uses_the_due_index_on_a_never_analyzed_table_of_100k_jobs(

@@ -7,7 +7,6 @@ import asyncio
 from jobline.config import Settings
 from jobline.runner.heartbeat import HeartbeatService
 from jobline.store import JobsDB
-from jobline.store.admin import AdminStore
 
 from .ops_helpers import add_config, cli, insert_job, ops, sql
 
@@ -52,7 +51,7 @@ def test_a_drained_runner_learns_it_with_its_next_heartbeat(ops: Settings) -> No
                 interval_s=1,
                 dead_after_s=30,
                 max_attempts_of=lambda _type: 3,
-                drain_requested=AdminStore(db).drain_requested,
+                drain_requested=db.drain_requested,
             )
             await heartbeat._beat()
             before = heartbeat.draining

@@ -21,7 +21,7 @@ from jobline.runner import completer as completer_module
 from jobline.runner.completer import Completer
 from jobline.runner.outcome import Outcome, Result
 from jobline.runner.policies import ExecutionPolicy
-from jobline.store import FetchedJob, JobsDB
+from jobline.store import FetchedJob, JobsDB, RescueParams, RunnerBeat
 
 
 def _job(n: int, job_type: str = "record") -> JobMessage:
@@ -103,11 +103,11 @@ async def test_the_rescue_moves_out_jobs_that_used_up_their_types_attempts(
     jobs_db: JobsDB, settings: Settings
 ) -> None:
     await jobs_db.insert_jobs([_job(1, "once_only"), _job(2, "record")])
-    await jobs_db.heartbeat("dead", "host", 1, ["runner"])
+    await jobs_db.heartbeat(RunnerBeat("dead", "host", 1, ("runner",)))
     await jobs_db.fetch_due("dead", 2)
     _sql(settings, "UPDATE {s}.runners SET heartbeat_at = now() - interval '1 min'")
     limits = {"once_only": 1}
-    rescued = await jobs_db.rescue_dead_runners(30, lambda t: limits.get(t, 3))
+    rescued = await jobs_db.rescue_dead_runners(RescueParams(30, lambda t: limits.get(t, 3)))
     assert len(rescued) == 2
     assert _sql(settings, "SELECT type FROM {s}.failed_jobs") == [("once_only",)]
     assert _sql(settings, "SELECT type, attempts FROM {s}.jobs") == [("record", 1)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from jobline.runner.heartbeat import HeartbeatService
+from jobline.store import RescueParams, RunnerBeat
 
 
 class StubJobsDB:
@@ -18,16 +19,19 @@ class StubJobsDB:
         self.failing = False
         self.rescues = 0
 
-    async def heartbeat(self, runner_id: str, host: str, pid: int, caps: Sequence[str]) -> None:
+    async def heartbeat(self, beat: RunnerBeat) -> None:
         if self.failing:
             raise OSError("connection to postgresql://u:secret@db/jobs lost")
 
-    async def rescue_dead_runners(self, dead_after_s: float, limit_of: Any) -> list[Any]:
+    async def rescue_dead_runners(self, params: RescueParams) -> list[Any]:
         self.rescues += 1
         return []
 
     async def remove_runner(self, runner_id: str) -> None:
         return None
+
+    async def drain_requested(self, runner_id: str) -> bool:
+        return False
 
 
 async def _eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:

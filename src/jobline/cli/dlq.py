@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
@@ -240,6 +241,23 @@ def _print_outcomes(outcomes: list[ReplayOutcome], as_json: bool, dry_run: bool)
     out.print(f"replayed {replayed} of {len(outcomes)} message(s)")
 
 
+def _replay_messages(
+    settings: Settings,
+    positions: Positions,
+    selection: Callable[[], DlqSelection],
+    filtered: bool,
+) -> list[DlqMessage]:
+    """The DLQ messages a replay names: by position, or by selection (one of the two)."""
+    if bool(positions) == filtered:
+        raise UsageError(
+            "dlq replay: give positions (PARTITION:OFFSET) or a selection "
+            "(--reason, --partition, --since, --until, --all), one of the two"
+        )
+    if positions:
+        return _read_positions(settings, positions)
+    return _read(settings, selection())
+
+
 @app.command("replay")
 def replay_cmd(
     positions: Positions = None,
@@ -263,15 +281,9 @@ def replay_cmd(
     settings = cli_settings()
     transform = _edit_of(edit, payload)
     filtered = any(v is not None for v in (reason, partition, since, until)) or everything
-    if bool(positions) == filtered:
-        raise UsageError(
-            "dlq replay: give positions (PARTITION:OFFSET) or a selection "
-            "(--reason, --partition, --since, --until, --all), one of the two"
-        )
-    if positions:
-        messages = _read_positions(settings, positions)
-    else:
-        messages = _read(settings, _selection(reason, partition, since, until, limit))
+    messages = _replay_messages(
+        settings, positions, lambda: _selection(reason, partition, since, until, limit), filtered
+    )
 
     async def go() -> list[ReplayOutcome]:
         async with ops_context(settings, actor) as ctx:

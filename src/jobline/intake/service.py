@@ -12,6 +12,7 @@ import psycopg_pool
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from jobline.errors import ServiceFailed
+from jobline.intake.accounting import record_batch
 from jobline.intake.batch import RawMessage, Rejected, SortedBatch, db_rejected, sort_batch
 from jobline.intake.dlq import DeadLetterQueue, DlqUnavailable
 from jobline.intake.kafka_checks import OffsetFix, topic_max_message_bytes
@@ -19,18 +20,11 @@ from jobline.intake.kafka_watch import KafkaWatch
 from jobline.intake.settings import IntakeSettings
 from jobline.kafka_client import kafka_client_config
 from jobline.logs import get_logger, kafka_logger
-from jobline.metrics import (
-    INTAKE_BATCH_SECONDS,
-    INTAKE_BATCH_SPLITS,
-    INTAKE_LAST_PERSISTED,
-    INTAKE_MESSAGES,
-    INTAKE_SKIPPED,
-    note_persisted_messages,
-)
+from jobline.metrics import note_persisted_messages
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 from jobline.store.admin import SkipList
-from jobline.store.jobs_db import OffsetRange
+from jobline.store.params import DeadLetter, IntakeBatchWrite, IntakeEntry, OffsetRange
 from jobline.store.refusals import is_connection_error
 from jobline.store.rows import IntakeBatchResult, RefusedJob
 
@@ -40,6 +34,18 @@ T = TypeVar("T")
 # What makes the intake wait and retry (and give up after `give_up_after_s`). A value the
 # jobs DB refuses never gets here: the store finds that job and it is dead-lettered.
 _RETRIED = (psycopg.Error, psycopg_pool.PoolTimeout, OSError, TimeoutError, DlqUnavailable)
+
+
+def store_write(batch: SortedBatch, s: IntakeSettings, dead_letter: DeadLetter) -> IntakeBatchWrite:
+    """What the store persists of a sorted batch: its entries and offsets, in one go."""
+    return IntakeBatchWrite(
+        s.group,
+        s.topic,
+        [IntakeEntry(*e) for e in batch.entries],
+        [OffsetRange(r.partition, r.first_offset, r.next_offset) for r in batch.ranges],
+        dead_letter,
+        s.db_timeout_s,
+    )
 
 
 class IntakeService(Service):
@@ -66,17 +72,7 @@ class IntakeService(Service):
         s = self._s
         self._consumer = Consumer(
             {
-                "bootstrap.servers": s.kafka_hosts,
-                "group.id": s.group,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest",
-                # Waiting out a jobs DB outage is not a reason to be evicted from the group.
-                "max.poll.interval.ms": int(max(300.0, s.give_up_after_s + 60.0) * 1000),
-                "fetch.max.bytes": 64 * 1024 * 1024,
-                "session.timeout.ms": int(s.session_timeout_s * 1000),
-                "heartbeat.interval.ms": int(min(3.0, s.session_timeout_s / 3) * 1000),
-                "client.id": "jobline-intake",
+                **s.consumer_config(),
                 "error_cb": self._kafka.on_kafka_error,
                 **kafka_client_config(),
             },
@@ -190,28 +186,7 @@ class IntakeService(Service):
         result = await self._with_retries("jobs DB", lambda: self._persist(batch, by_position))
         self._commit_to_kafka(batch)
         elapsed = time.perf_counter() - started
-        self._count(batch, result, elapsed)
-
-    def _count(self, batch: SortedBatch, result: IntakeBatchResult, elapsed: float) -> None:
-        dlq = len(batch.rejected) + len(result.refused)
-        INTAKE_BATCH_SECONDS.observe(elapsed)
-        INTAKE_MESSAGES.labels("persisted").inc(result.persisted)
-        INTAKE_MESSAGES.labels("duplicate").inc(result.duplicates)
-        INTAKE_MESSAGES.labels("dlq").inc(dlq)
-        INTAKE_MESSAGES.labels("skipped").inc(batch.skipped)
-        INTAKE_BATCH_SPLITS.inc(result.splits)
-        INTAKE_SKIPPED.labels("skip_list").inc(batch.skipped)
-        if result.persisted:
-            INTAKE_LAST_PERSISTED.set_to_current_time()
-        log.debug(
-            "intake.batch_persisted",
-            persisted=result.persisted,
-            duplicates=result.duplicates,
-            dlq=dlq,
-            splits=result.splits,
-            skipped=batch.skipped,
-            ms=round(elapsed * 1000, 1),
-        )
+        record_batch(batch, result, elapsed)
 
     async def _persist(
         self, batch: SortedBatch, by_position: dict[tuple[int, int], RawMessage]
@@ -228,10 +203,7 @@ class IntakeService(Service):
                 ]
             )
 
-        ranges = [OffsetRange(r.partition, r.first_offset, r.next_offset) for r in batch.ranges]
-        write = self._db.persist_intake_batch(
-            s.group, s.topic, batch.entries, ranges, dead_letter, s.db_timeout_s
-        )
+        write = self._db.persist_intake_batch(store_write(batch, s, dead_letter))
         try:
             return await asyncio.wait_for(write, timeout=s.batch_deadline_s)
         except TimeoutError:

@@ -36,3 +36,19 @@ class IntakeSettings:
         """The longest one batch's write may take: its statements, and the DLQ write of
         the jobs the jobs DB refused (it happens before the commit)."""
         return 2 * self.db_timeout_s + self.dlq_deadline_s
+
+    def consumer_config(self) -> dict[str, object]:
+        """The intake consumer's librdkafka settings (callbacks and client-wide ones apart)."""
+        return {
+            "bootstrap.servers": self.kafka_hosts,
+            "group.id": self.group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            # Waiting out a jobs DB outage is not a reason to be evicted from the group.
+            "max.poll.interval.ms": int(max(300.0, self.give_up_after_s + 60.0) * 1000),
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "session.timeout.ms": int(self.session_timeout_s * 1000),
+            "heartbeat.interval.ms": int(min(3.0, self.session_timeout_s / 3) * 1000),
+            "client.id": "jobline-intake",
+        }

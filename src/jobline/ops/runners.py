@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from jobline.errors import NotFound
 from jobline.ops.context import OpsContext
+from jobline.store import RescueParams
 from jobline.store.admin_rows import RunnerRow
 
 
@@ -35,7 +36,7 @@ async def rescue(ctx: OpsContext, dead_after_s: float | None = None) -> RescueRe
     """Run the dead-runner rescue now (the runners' heartbeats do it every few beats)."""
     s = ctx.settings
     after = s.runner_dead_after_s if dead_after_s is None else dead_after_s
-    rescued = await ctx.jobs_db.rescue_dead_runners(after, s.max_attempts)
+    rescued = await ctx.jobs_db.rescue_dead_runners(RescueParams(after, s.max_attempts))
     used_up = sum(1 for r in rescued if r.attempts >= (r.max_attempts or s.max_attempts))
     await ctx.store.audit(ctx.actor, "runners.rescue", {"dead_after_s": after}, len(rescued))
     return RescueResult(len(rescued), used_up, [r.id for r in rescued])

@@ -22,7 +22,8 @@ from jobline.logs import get_logger
 from jobline.metrics import RUNNER_LOCK_LOST, RUNNER_OUTCOMES_SET_ASIDE
 from jobline.retry import Backoff
 from jobline.runner.outcome import Outcome, Result, clean_error
-from jobline.store import FailedAttempt, JobsDB, Postponement
+from jobline.store import FailedAttempt, Postponement
+from jobline.store.ports import RunnerStore
 
 log = get_logger("jobline.runner.completer")
 
@@ -47,7 +48,7 @@ class Completer:
 
     def __init__(
         self,
-        jobs_db: JobsDB,
+        jobs_db: RunnerStore,
         runner_id: str,
         *,
         interval_s: float = 0.02,

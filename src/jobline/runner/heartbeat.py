@@ -12,7 +12,8 @@ from jobline.logs import get_logger
 from jobline.metrics import JOBS_RESCUED
 from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
-from jobline.store import JobsDB
+from jobline.store import RescueParams, RunnerBeat
+from jobline.store.ports import RunnerStore
 
 log = get_logger("jobline.runner.heartbeat")
 
@@ -31,7 +32,7 @@ class HeartbeatService(Service):
 
     def __init__(
         self,
-        jobs_db: JobsDB,
+        jobs_db: RunnerStore,
         runner_id: str,
         capabilities: Sequence[str],
         *,
@@ -59,9 +60,10 @@ class HeartbeatService(Service):
         return time.monotonic() - self._last_beat
 
     async def _beat(self) -> None:
-        await self._db.heartbeat(
-            self.runner_id, socket.gethostname(), os.getpid(), self._capabilities
+        beat = RunnerBeat(
+            self.runner_id, socket.gethostname(), os.getpid(), tuple(self._capabilities)
         )
+        await self._db.heartbeat(beat)
         now = time.monotonic()
         if self._steady_since is None or now - self._last_beat > 2 * self._interval_s:
             self._steady_since = now  # first beat, or after a gap: steady from now on
@@ -121,7 +123,8 @@ class HeartbeatService(Service):
         # A failed rescue (a lock timeout behind a long transaction) is not a failed beat:
         # this runner is alive, and tries the rescue again a little later.
         try:
-            rescued = await self._db.rescue_dead_runners(self._dead_after_s, self._max_attempts_of)
+            params = RescueParams(self._dead_after_s, self._max_attempts_of)
+            rescued = await self._db.rescue_dead_runners(params)
         except Exception as exc:
             log.warning("runner.rescue_failed", error=error_text(exc, self._db.url))
             return

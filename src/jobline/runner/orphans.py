@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable
 
 from jobline.logs import get_logger
 from jobline.metrics import RUNNER_ORPHANS_RELEASED
-from jobline.store import JobsDB
+from jobline.store.ports import RunnerStore
 
 log = get_logger("jobline.runner")
 
 
 class OrphanSweeper:
     def __init__(
-        self, jobs_db: JobsDB, runner_id: str, held_ids: Callable[[], Iterable[int]]
+        self, jobs_db: RunnerStore, runner_id: str, held_ids: Callable[[], Iterable[int]]
     ) -> None:
         self._db = jobs_db
         self._runner_id = runner_id

@@ -36,7 +36,6 @@ from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.server.capabilities import START_ORDER, Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
-from jobline.store.admin import AdminStore
 from jobline.store.ticks import TickStore
 
 log = get_logger("jobline.server")
@@ -201,7 +200,7 @@ class ServiceBuilder:
             interval_s=s.runner_heartbeat_s,
             dead_after_s=s.runner_dead_after_s,
             max_attempts_of=runner.policies.max_attempts_of_type,
-            drain_requested=AdminStore(jobs_db).drain_requested,
+            drain_requested=jobs_db.drain_requested,
         )
         sampler = SamplerService(
             jobs_db,

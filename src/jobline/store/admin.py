@@ -1,8 +1,8 @@
 """AdminStore: the operations layer's reads and writes of the jobs DB (sql/admin.sql).
 
 It shares the JobsDB's pool. Nothing here is on the runners' hot path, except
-`skipped_config_ids` (the intake, every few seconds) and `drain_requested` (each runner,
-with its heartbeat).
+`skipped_config_ids` (the intake, every few seconds); a runner reads its own drain request
+with its heartbeat through runner_ops.py.
 """
 
 from __future__ import annotations
@@ -153,10 +153,6 @@ class AdminStore:
 
     async def drain_runner(self, runner_id: str) -> bool:
         return bool(await self._rows("drain_runner", {"runner_id": runner_id}))
-
-    async def drain_requested(self, runner_id: str) -> bool:
-        rows = await self._rows("drain_requested", {"runner_id": runner_id})
-        return bool(rows and rows[0][0])
 
     # --- DLQ replays ---------------------------------------------------------------------
 

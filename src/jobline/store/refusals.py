@@ -16,10 +16,12 @@ import psycopg_pool
 from psycopg.rows import TupleRow
 
 from jobline.job import JobMessage
+from jobline.store.params import JobEntry
 from jobline.store.rows import RefusedJob
 
-#: (partition, offset, job) of one message of an intake batch
-Entry = tuple[int, int, JobMessage]
+#: one message of an intake batch that has a job to write
+Entry = JobEntry
+
 WriteJobs = Callable[[psycopg.AsyncConnection[TupleRow], Sequence[JobMessage]], Awaitable[None]]
 
 # SQLSTATE classes that name a value rather than the server: 22 data exception (bad

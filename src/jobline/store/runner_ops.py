@@ -1,43 +1,29 @@
 """The runner's statements on the jobs DB: fetch, outcomes, heartbeat, rescue.
 
-A mixin of JobsDB (which owns the pools); SQL in sql/queries.sql. Every call runs under
-the connection's server-side timeouts and the client-side deadline `call_timeout_s`.
+Part of JobsDB, over the connection layer (connection.py); SQL in sql/queries.sql. Every
+call runs under the connection's server-side timeouts and the deadline `call_timeout_s`.
 Outcome writes return the ids they touched: a job missing from them had lost its lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool
 
-from jobline.sqlfiles import load_queries
+from jobline.store.connection import JobsDBConnection, Q
+from jobline.store.params import RescueParams, RunnerBeat
 from jobline.store.rows import FailedAttempt, FetchedJob, Postponement, RescuedJob
-
-Q = load_queries("jobline.store.sql", "queries.sql")
-
-Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
 
 
 def _ids(rows: list[TupleRow]) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-class RunnerOps:
-    _pool: Pool
-    _fetch_pool: Pool
-    call_timeout_s: float
-
-    async def _rows(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
-        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
-            cur = await conn.execute(Q[name], params)
-            return await cur.fetchall() if cur.description else []
-
+class RunnerOps(JobsDBConnection):
     async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
         async with asyncio.timeout(self.call_timeout_s), self._fetch_pool.connection() as conn:
             cur = await conn.execute(Q["fetch_due"], {"runner_id": runner_id, "limit": limit})
@@ -98,41 +84,38 @@ class RunnerOps:
         }
         return _ids(await self._rows("postpone", params))
 
-    async def heartbeat(
-        self, runner_id: str, hostname: str, pid: int, capabilities: Sequence[str]
-    ) -> None:
+    async def heartbeat(self, beat: RunnerBeat) -> None:
         params = {
-            "runner_id": runner_id,
-            "hostname": hostname,
-            "pid": pid,
-            "capabilities": list(capabilities),
+            "runner_id": beat.runner_id,
+            "hostname": beat.hostname,
+            "pid": beat.pid,
+            "capabilities": list(beat.capabilities),
         }
         await self._rows("heartbeat", params)
 
     async def remove_runner(self, runner_id: str) -> None:
         await self._rows("remove_runner", {"runner_id": runner_id})
 
-    async def rescue_dead_runners(
-        self, dead_after_s: float, default_max_attempts: int | Callable[[str], int] = 3
-    ) -> list[RescuedJob]:
-        """Unlock the jobs of runners that stopped heartbeating; move used-up ones out.
+    async def drain_requested(self, runner_id: str) -> bool:
+        """Has `jobline runners drain` asked this runner to stop taking jobs?"""
+        rows = await self._rows("drain_requested", {"runner_id": runner_id})
+        return bool(rows and rows[0][0])
 
-        `default_max_attempts`: a number, or the attempts limit of a job type (its retry
-        policy) for jobs whose trigger set none.
-        """
-        limit_of = (
-            default_max_attempts
-            if callable(default_max_attempts)
-            else (lambda _type, n=default_max_attempts: n)
-        )
+    async def rescue_dead_runners(self, params: RescueParams) -> list[RescuedJob]:
+        """Unlock the jobs of runners that stopped heartbeating; move used-up ones out."""
         async with (
             asyncio.timeout(self.call_timeout_s),
             self._pool.connection() as conn,
             conn.transaction(),
         ):
-            cur = await conn.execute(Q["rescue_dead_runners"], {"dead_after_s": dead_after_s})
+            args = {"dead_after_s": params.dead_after_s}
+            cur = await conn.execute(Q["rescue_dead_runners"], args)
             rescued = [RescuedJob(*r) for r in await cur.fetchall()]
-            used_up = [r.id for r in rescued if r.attempts >= (r.max_attempts or limit_of(r.type))]
+            used_up = [
+                r.id
+                for r in rescued
+                if r.attempts >= (r.max_attempts or params.max_attempts_of(r.type))
+            ]
             if used_up:
                 await conn.execute(Q["move_to_failed"], {"ids": used_up})
         return rescued

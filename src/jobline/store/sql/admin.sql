@@ -189,10 +189,6 @@ UPDATE runners SET drain_requested_at = coalesce(drain_requested_at, now())
 WHERE id = %(runner_id)s
 RETURNING id
 
--- name: drain_requested
--- Read by each runner with its heartbeat (runner/heartbeat.py).
-SELECT drain_requested_at IS NOT NULL FROM runners WHERE id = %(runner_id)s
-
 -- name: claim_dlq_replay
 -- Taken in the transaction that produces the replayed message and committed only once Kafka
 -- acknowledged it: a second replay of the same offset finds the row (or waits for the

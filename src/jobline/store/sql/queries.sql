@@ -1,5 +1,6 @@
--- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/jobs_db.py
--- and store/runner_ops.py load them. Connections run with search_path set to the project's schema.
+-- Named queries of the jobs DB. Each starts with a `-- name: <name>` line; store/connection.py
+-- loads them for intake_writes.py, runner_ops.py and inspection.py. Connections run with
+-- search_path set to the project's schema.
 
 -- name: insert_jobs
 -- One statement for a whole batch: arrays in, one row per element. A keyed job meets the
@@ -35,7 +36,7 @@ WHERE jobs.plugin_config_id = k.plugin_config_id AND jobs.key = k.key
 -- `id = ANY(ARRAY(...))` makes the outer update a primary-key lookup whatever the
 -- statistics say (with a join, a table analyzed while empty got a nested loop over the
 -- whole table: 3 s instead of 2 ms at 100k jobs). The connection that runs it disables
--- sorts and bitmap scans (store/jobs_db.py), so that the inner select walks jobs_due_idx
+-- sorts and bitmap scans (store/connection.py), so that the inner select walks jobs_due_idx
 -- in order on a never-analyzed table too. Jobs of a paused config (`jobline configs pause`)
 -- are passed by: one primary-key probe of the tiny paused_configs per index entry walked.
 UPDATE jobs SET locked_by = %(runner_id)s, locked_at = now()
@@ -118,6 +119,11 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
 
 -- name: remove_runner
 DELETE FROM runners WHERE id = %(runner_id)s
+
+-- name: drain_requested
+-- Read by each runner with its heartbeat (runner/heartbeat.py); `jobline runners drain`
+-- sets it (drain_runner in admin.sql).
+SELECT drain_requested_at IS NOT NULL FROM runners WHERE id = %(runner_id)s
 
 -- name: rescue_dead_runners
 -- Unlock jobs of runners whose heartbeat is older than dead_after (the attempt counts).

@@ -1,0 +1,145 @@
+"""The connection layer of the jobs DB: pools, limits, open/close, migrations, LISTEN.
+
+Intake writes, runner operations and inspection (the modules beside this one) are built
+on it; JobsDB (jobs_db.py) composes them. SQL lives in sql/queries.sql. Every call runs
+under the connection's server-side timeouts and the client-side deadline `call_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from jobline.dburl import DbLimits, schema_options, unreachable_message
+from jobline.errors import IntakeUnavailable
+from jobline.migrator import migrate_database
+from jobline.sqlfiles import load_queries
+
+Q = load_queries("jobline.store.sql", "queries.sql")
+
+Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
+
+# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), a
+# plan made for each execution (a cached generic plan is not held to the above), and
+# no wait for the WAL flush on commit. A lock is the only thing a fetch writes; if
+# PostgreSQL crashes before the WAL writer flushes it (200 ms at most by default), the job
+# is simply due again. Completions and failures keep synchronous commits.
+FETCH_CONNECTION_OPTIONS = (
+    " -c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off"
+    " -c plan_cache_mode=force_custom_plan"
+)
+
+
+def notify_channel(schema: str) -> str:
+    return f"{schema}.jobs"
+
+
+class JobsDBConnection:
+    """A pool of connections to the jobs DB, every statement in the project's schema."""
+
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        limits: DbLimits | None = None,
+    ) -> None:
+        self.url = url
+        self.schema = schema
+        self.channel = notify_channel(schema)
+        self.limits = limits or DbLimits()
+        self.call_timeout_s = self.limits.call_timeout_s
+        options = schema_options(schema) + self.limits.options()
+        self._pool = self._new_pool("jobs-db", options, min_size, max_size)
+        # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
+        # the due index, walked in order, is then the only cheap plan, whatever the
+        # statistics (never analyzed, or analyzed while the table was empty).
+        self._fetch_pool = self._new_pool("jobs-db-fetch", options + FETCH_CONNECTION_OPTIONS, 1, 2)
+
+    def _new_pool(self, name: str, options: str, min_size: int, max_size: int) -> Pool:
+        return AsyncConnectionPool(
+            self.url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
+            # Waiting for a free connection has the same deadline as a call.
+            timeout=self.call_timeout_s,
+            open=False,
+            name=name,
+        )
+
+    async def open(self, timeout_s: float = 10.0) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=timeout_s)
+            await self._fetch_pool.open(wait=True, timeout=timeout_s)
+        except Exception as exc:
+            await self._pool.close()
+            await self._fetch_pool.close()
+            raise IntakeUnavailable(
+                unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, exc)
+            ) from exc
+
+    async def close(self) -> None:
+        await self._fetch_pool.close()
+        await self._pool.close()
+
+    @property
+    def pool(self) -> Pool:
+        """The shared pool, for the store's other modules (ticks.py)."""
+        return self._pool
+
+    async def migrate(self) -> list[int]:
+        return await migrate_database(
+            self.url,
+            self.schema,
+            "jobline.store.migrations",
+            what="the jobs DB",
+            variable="JOBLINE_JOBS_DATABASE_URL",
+            limits=self.limits,
+        )
+
+    def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[TupleRow]]:
+        """A pooled connection (autocommit, the project's schema) for store/admin.py."""
+        return self._pool.connection()
+
+    async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
+            cur = await conn.execute(Q[name], params)
+            return cur.rowcount
+
+    async def _fetchall(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
+            cur = await conn.execute(Q[name], params)
+            return await cur.fetchall()
+
+    async def _rows(self, name: str, params: Mapping[str, Any]) -> list[TupleRow]:
+        """Like _fetchall, for a statement that may return no rows at all (no RETURNING)."""
+        async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:
+            cur = await conn.execute(Q[name], params)
+            return await cur.fetchall() if cur.description else []
+
+    async def listen_connection(self) -> psycopg.AsyncConnection[TupleRow]:
+        """A connection of its own for LISTEN, under the same limits as the pools."""
+        conn = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(
+                self.url,
+                autocommit=True,
+                options=self.limits.options().strip(),
+                **self.limits.connect_kwargs(),
+            ),
+            timeout=self.call_timeout_s,
+        )
+        await conn.execute(self.listen_statement())
+        return conn
+
+    def listen_statement(self) -> sql.Composed:
+        return sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
