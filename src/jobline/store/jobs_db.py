@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import DbLimits, schema_options, unreachable_message
+from jobline.dburl import DbLimits, connect_session, unreachable_message
 from jobline.errors import IntakeUnavailable
 from jobline.job import JobMessage, KeyMode
 from jobline.job.keys import fold_keyed, key_scope
@@ -92,13 +92,16 @@ class JobsDB(RunnerOps):
         min_size: int = 1,
         max_size: int = 10,
         limits: DbLimits | None = None,
+        direct_url: str | None = None,
     ) -> None:
         self.url = url
+        #: no pooler in between: for LISTEN and other session state (dburl.connect_session)
+        self.direct_url = direct_url or url
         self.schema = schema
         self.channel = notify_channel(schema)
         self.limits = limits or DbLimits()
         self.call_timeout_s = self.limits.call_timeout_s
-        options = schema_options(schema) + self.limits.options()
+        options = self.limits.session_options(schema)
         self._pool = self._new_pool("jobs-db", options, min_size, max_size)
         # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
         # the due index, walked in order, is then the only cheap plan, whatever the
@@ -112,7 +115,7 @@ class JobsDB(RunnerOps):
             self.url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
+            kwargs={"autocommit": True, **self.limits.connect_kwargs(options)},
             # Waiting for a free connection has the same deadline as a call.
             timeout=self.call_timeout_s,
             open=False,
@@ -141,7 +144,7 @@ class JobsDB(RunnerOps):
 
     async def migrate(self) -> list[int]:
         return await migrate_database(
-            self.url,
+            self.direct_url,  # DDL and role settings: not through a pooler
             self.schema,
             "jobline.store.migrations",
             what="the jobs DB",
@@ -287,15 +290,9 @@ class JobsDB(RunnerOps):
             return "\n".join(str(r[0]) for r in await cur.fetchall())
 
     async def listen_connection(self) -> psycopg.AsyncConnection[TupleRow]:
-        """A connection of its own for LISTEN, under the same limits as the pools."""
+        """A connection of its own for LISTEN (on the direct URL), under the pools' limits."""
         conn = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(
-                self.url,
-                autocommit=True,
-                options=self.limits.options().strip(),
-                **self.limits.connect_kwargs(),
-            ),
-            timeout=self.call_timeout_s,
+            connect_session(self.direct_url, self.limits), timeout=self.call_timeout_s
         )
         await conn.execute(self.listen_statement())
         return conn
