@@ -133,11 +133,30 @@ def error_text(error: BaseException, *conninfos: str) -> str:
 
 
 def unreachable_message(what: str, variable: str, url: str, error: BaseException) -> str:
+    text = error_text(error, url)
+    if "unsupported startup parameter" in text:
+        return (
+            f"{what} at {redact(url)} ({variable}) refused the connection: {text}; a pooler "
+            "such as PgBouncer is in between: set JOBLINE_DB_SCHEMA_FROM=role and "
+            "JOBLINE_DB_PREPARED_STATEMENTS=false, and run `jobline migrate` once "
+            "(docs/configuration.md, Behind PgBouncer)"
+        )
     return (
-        f"{what} at {redact(url)} did not answer: {error_text(error, url)}; check that "
+        f"{what} at {redact(url)} did not answer: {text}; check that "
         f"PostgreSQL runs there and that {variable} is right (`scripts/services status` in "
         "development)"
     )
+
+
+async def connect_error(url: str, kwargs: dict[str, Any]) -> BaseException | None:
+    """Why one connection with `kwargs` fails, or None: a pool that cannot open only says
+    it timed out, and the server's own reason is what an operator needs."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, **kwargs)
+    except Exception as exc:
+        return exc
+    await conn.close()
+    return None
 
 
 def schema_options(schema: str) -> str:

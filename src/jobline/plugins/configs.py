@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import DbLimits, unreachable_message
+from jobline.dburl import DbLimits, connect_error, unreachable_message
 from jobline.errors import MainDBUnavailable
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
@@ -68,8 +68,10 @@ class MainDB:
             await self._pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:
             await self._pool.close()
+            kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+            cause = await connect_error(self.url, kwargs) or exc
             raise MainDBUnavailable(
-                unreachable_message("the main DB", "JOBLINE_DATABASE_URL", self.url, exc)
+                unreachable_message("the main DB", "JOBLINE_DATABASE_URL", self.url, cause)
             ) from exc
 
     async def close(self) -> None:

@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import DbLimits, connect_session, unreachable_message
+from jobline.dburl import DbLimits, connect_error, connect_session, unreachable_message
 from jobline.errors import IntakeUnavailable
 from jobline.job import JobMessage, KeyMode
 from jobline.job.keys import fold_keyed, key_scope
@@ -129,8 +129,10 @@ class JobsDB(RunnerOps):
         except Exception as exc:
             await self._pool.close()
             await self._fetch_pool.close()
+            kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+            cause = await connect_error(self.url, kwargs) or exc
             raise IntakeUnavailable(
-                unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, exc)
+                unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, cause)
             ) from exc
 
     async def close(self) -> None:
