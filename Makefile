@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean \
+.PHONY: all venv services services-down pgbouncer lint typecheck test unit integration faults demo bench clean \
 	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
@@ -26,6 +26,11 @@ services:
 services-down:
 	scripts/services down
 
+# PgBouncer in transaction mode before the private PostgreSQL (tests/pgbouncer); installs
+# the Debian package when missing.
+pgbouncer: services
+	scripts/pgbouncer up
+
 lint: venv
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
@@ -44,8 +49,8 @@ integration: venv services
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services lint typecheck deploy-check
-	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
+test: venv services pgbouncer lint typecheck deploy-check
+	$(BIN)/pytest tests/unit tests/integration tests/pgbouncer tests/faults --durations=10 $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
 HELM       := .tools/bin/helm

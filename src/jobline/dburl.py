@@ -10,8 +10,6 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
-from jobline.config import SchemaFrom
-
 if TYPE_CHECKING:
     from jobline.config import Settings
 
@@ -40,7 +38,8 @@ class DbLimits:
     keepalives_count: int = 3
     #: False: psycopg never prepares a statement (a pooler in transaction mode mixes them up)
     prepared_statements: bool = True
-    schema_from: SchemaFrom = SchemaFrom.OPTIONS
+    #: JOBLINE_DB_SCHEMA_FROM (config.SchemaFrom): "options", or "role" (send no options)
+    schema_from: str = "options"
     #: shown in pg_stat_activity: which kind of jobline process holds a connection
     application_name: str = "jobline"
 
@@ -87,7 +86,7 @@ class DbLimits:
             "keepalives_count": self.keepalives_count,
             "application_name": self.application_name,
         }
-        if options.strip() and self.schema_from is SchemaFrom.OPTIONS:
+        if options.strip() and self.schema_from == "options":
             kwargs["options"] = options.strip()
         if not self.prepared_statements:
             kwargs["prepare_threshold"] = None

@@ -79,7 +79,7 @@ async def _enter_schema(
     )
     await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     await conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
-    if limits.schema_from is SchemaFrom.ROLE:
+    if limits.schema_from == SchemaFrom.ROLE:
         await _put_schema_on_role(conn, schema, limits)
 
 
@@ -164,7 +164,7 @@ async def opened(db: DB, *, migrate_first: bool) -> AsyncIterator[DB]:
         await db.migrate()
     await db.open()
     try:
-        if db.limits.schema_from is SchemaFrom.ROLE:
+        if db.limits.schema_from == SchemaFrom.ROLE:
             async with db.pool.connection() as conn:
                 await check_schema_on_path(conn, db.schema)
         yield db

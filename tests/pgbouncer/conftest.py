@@ -32,6 +32,22 @@ def _pgbouncer(*args: str) -> str:
     return done.stdout
 
 
+def pgbouncer_clients(address: str, user: str) -> list[tuple[str, str]]:
+    """(database, application_name) of each client of `user` connected to PgBouncer now,
+    from its admin console (SHOW CLIENTS; psql, as the console speaks only the simple
+    query protocol)."""
+    console = f"postgresql://postgres@{address}/pgbouncer"
+    out = subprocess.run(
+        ["psql", "-X", "-At", "-F", "|", console, "-c", "SHOW CLIENTS"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    rows = [line.split("|") for line in out.splitlines()]
+    return [(r[2], r[-1]) for r in rows if len(r) > 3 and r[1] == user]
+
+
 @pytest.fixture(scope="session")
 def pgbouncer_address() -> str:
     """host:port of the running PgBouncer (started here if `make test` did not)."""
@@ -120,14 +136,16 @@ def settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture
-def runs_table(env: dict[str, str]) -> Iterator[str]:
-    """Where the recorder plugin writes its runs (main DB, public schema, as superuser)."""
+def runs_table(env: dict[str, str], role: str) -> Iterator[str]:
+    """Where the recorder plugin writes its runs (main DB, public schema, as superuser);
+    the test's role may read it, through PgBouncer, as the pipeline's checks do."""
     table = env["RECORDER_TABLE"]
     with psycopg.connect(env["RECORDER_DATABASE_URL"], autocommit=True) as conn:
         conn.execute(
             f"CREATE TABLE {table} (job_id bigint, job_type text, n integer, attempt integer, "
             "outcome text, at timestamptz NOT NULL DEFAULT clock_timestamp())"
         )
+        conn.execute(f"GRANT SELECT ON {table} TO {role}")
     yield table
     with psycopg.connect(env["RECORDER_DATABASE_URL"], autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")

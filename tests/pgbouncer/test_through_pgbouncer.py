@@ -20,6 +20,7 @@ from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
 from tests.integration.test_pipeline import JOBS, _assert_each_ran_once, _jobs
+from tests.pgbouncer.conftest import pgbouncer_clients
 
 
 def _application_names(env: dict[str, str], role: str) -> set[str]:
@@ -33,7 +34,12 @@ def _application_names(env: dict[str, str], role: str) -> set[str]:
 
 @pytest.mark.parametrize("intake", ["kafka", "direct"])
 def test_2000_jobs_through_pgbouncer_each_run_exactly_once(
-    env: dict[str, str], runs_table: str, settings: Settings, role: str, intake: str
+    env: dict[str, str],
+    runs_table: str,
+    settings: Settings,
+    role: str,
+    pgbouncer_address: str,
+    intake: str,
 ) -> None:
     env = {**env, "JOBLINE_INTAKE": intake}
     config_id = add_config(env, team=42)
@@ -46,6 +52,9 @@ def test_2000_jobs_through_pgbouncer_each_run_exactly_once(
         _assert_each_ran_once(env, runs_table, settings)
         assert len(_jobs(config_id, 42)) == JOBS
         assert "jobline-jobs" in _application_names(env, role)
+        # The server's pools are PgBouncer's clients: the jobs went through it.
+        clients = set(pgbouncer_clients(pgbouncer_address, role))
+        assert {("jobline_jobs", "jobline-jobs"), ("jobline_main", "jobline-jobs")} <= clients
         assert server.stop() == 0
     finally:
         server.stop()
