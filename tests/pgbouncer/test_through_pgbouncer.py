@@ -14,7 +14,7 @@ import pytest
 
 from jobline import Jobs
 from jobline.config import IntakeKind, Settings
-from jobline.databases import main_db_for
+from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
@@ -133,3 +133,15 @@ async def test_listen_through_pgbouncer_hears_nothing(settings: Settings) -> Non
     """Why the direct URL exists: PgBouncer hands the LISTENing server connection to
     other clients after each transaction, so the listener never gets the notification."""
     assert not await _heard_after_update(settings, settings.database_url)
+
+
+async def test_the_fetch_settings_stay_inside_the_fetch_transaction(settings: Settings) -> None:
+    """Behind PgBouncer the fetch sets its planner settings per transaction: the server
+    connection it used goes back to the pool (and to the next client) with the defaults."""
+    async with opened(jobs_db_for(settings), migrate_first=True) as db:
+        assert await db.fetch_due("runner-1", 10) == []
+        async with db.pool.connection() as conn:  # PgBouncer reuses the last server conn
+            cur = await conn.execute(
+                "SELECT current_setting('enable_sort'), current_setting('synchronous_commit')"
+            )
+            assert await cur.fetchone() == ("on", "on")
