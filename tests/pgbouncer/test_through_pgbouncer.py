@@ -18,6 +18,7 @@ from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
+from tests.devenv import run_jobline
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
 from tests.integration.test_pipeline import JOBS, _assert_each_ran_once, _jobs
 from tests.pgbouncer.conftest import pgbouncer_clients
@@ -145,3 +146,22 @@ async def test_the_fetch_settings_stay_inside_the_fetch_transaction(settings: Se
                 "SELECT current_setting('enable_sort'), current_setting('synchronous_commit')"
             )
             assert await cur.fetchone() == ("on", "on")
+
+
+def test_migrate_puts_the_schema_on_the_roles_search_path_and_says_so(
+    env: dict[str, str], role: str
+) -> None:
+    done = run_jobline(env, "migrate", check=True)
+    assert "JOBLINE_DB_SCHEMA_FROM=role: set the connecting role's search_path" in done.stdout
+    settings_of_role = (
+        "SELECT d.datname, s.setconfig FROM pg_db_role_setting s "
+        "JOIN pg_roles r ON r.oid = s.setrole JOIN pg_database d ON d.oid = s.setdatabase "
+        "WHERE r.rolname = %s ORDER BY d.datname"
+    )
+    with psycopg.connect(env["RECORDER_DATABASE_URL"], autocommit=True) as conn:
+        rows = conn.execute(settings_of_role, (role,)).fetchall()
+    assert [r[0] for r in rows] == ["jobline_jobs", "jobline_main"]
+    schema = env["JOBLINE_SCHEMA"]
+    for _, config in rows:
+        assert f"search_path={schema}, public" in config
+        assert "statement_timeout=30000ms" in config, config

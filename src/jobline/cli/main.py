@@ -21,7 +21,7 @@ from jobline.cli import audit, config_controls, dlq, failed, jobs, runners
 from jobline.cli import logs as cli_logs
 from jobline.cli.common import report_and_exit, version_option
 from jobline.cli.migrations import migrate_report
-from jobline.config import Settings, load_settings
+from jobline.config import SchemaFrom, Settings, load_settings
 from jobline.databases import jobs_db_for, main_db_for
 from jobline.errors import JoblineError, UnknownPluginConfig, UsageError
 from jobline.logs import configure_logging
@@ -119,6 +119,12 @@ def migrate(
         f"jobs DB: applied {jobs_done or 'nothing (up to date)'}; "
         f"main DB: applied {main_done or 'nothing (up to date)'}"
     )
+    if settings.db_schema_from == SchemaFrom.ROLE:
+        out.print(
+            "JOBLINE_DB_SCHEMA_FROM=role: set the connecting role's search_path "
+            f"({settings.schema_name}, public), statement_timeout and lock_timeout in both "
+            "databases (ALTER ROLE CURRENT_USER IN DATABASE ...)"
+        )
 
 
 @app.command()
