@@ -14,6 +14,7 @@ from jobline.databases import jobs_db_for
 from jobline.dburl import DbLimits
 from jobline.errors import ConfigError, IntakeUnavailable
 from jobline.migrator import opened
+from tests.devenv import run_jobline
 
 
 async def test_the_options_startup_parameter_is_refused_by_pgbouncer(settings: Settings) -> None:
@@ -59,3 +60,15 @@ async def test_a_role_without_the_schema_on_its_search_path_fails_at_start(
     assert "JOBLINE_DB_SCHEMA_FROM=role" in message
     assert f"SET search_path = {settings.schema_name}, public" in message
     assert "jobline migrate" in message
+
+
+def test_serve_with_the_default_settings_stops_naming_the_pooler_settings(
+    env: dict[str, str],
+) -> None:
+    """The whole process, as an operator meets it: PgBouncer in front, no settings."""
+    env = {**env, "JOBLINE_DB_SCHEMA_FROM": "options", "JOBLINE_DB_PREPARED_STATEMENTS": "true"}
+    done = run_jobline(env, "serve", "--mode", "jobs", check=False, timeout_s=60)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "unsupported startup parameter: options" in output
+    assert "JOBLINE_DB_SCHEMA_FROM=role" in output
