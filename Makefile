@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down tools alerts lint typecheck test unit integration faults demo \
-	bench clean deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
+.PHONY: all venv services services-down pgbouncer tools alerts lint typecheck test unit integration \
+	faults demo bench clean deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse \
+	constraints helm
 
 all: test
 
@@ -35,6 +36,11 @@ alerts: tools
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts_test.yml
 
+# PgBouncer in transaction mode before the private PostgreSQL (tests/pgbouncer); installs
+# the Debian package when missing.
+pgbouncer: services
+	scripts/pgbouncer up
+
 lint: venv
 	$(BIN)/ruff check src tests examples benchmarks
 	$(BIN)/ruff format --check src tests examples benchmarks
@@ -53,8 +59,9 @@ integration: venv services tools
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services tools lint typecheck alerts deploy-check
-	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
+test: venv services pgbouncer tools lint typecheck alerts deploy-check
+	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/pgbouncer tests/faults \
+		--durations=10 $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
 HELM       := .tools/bin/helm

@@ -23,6 +23,18 @@ class IntakeKind(StrEnum):
     DIRECT = "direct"
 
 
+class SchemaFrom(StrEnum):
+    """Where a connection's search_path comes from (JOBLINE_DB_SCHEMA_FROM).
+
+    `options`: the libpq `options` startup parameter (`-c search_path=...`, with the
+    server-side timeouts). `role`: no `options` at all (PgBouncer refuses the parameter);
+    the connecting role's own settings (`ALTER ROLE ... SET search_path`) hold the schema.
+    """
+
+    OPTIONS = "options"
+    ROLE = "role"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -39,6 +51,9 @@ class Settings(BaseSettings):
         default="jobline", alias="JOBLINE_SCHEMA", pattern=r"^[a-z_][a-z0-9_]{0,62}$"
     )
     migrate_on_start: bool = True
+    #: for LISTEN and other session-bound connections; empty: the URL above (no pooler)
+    database_direct_url: str = ""
+    jobs_database_direct_url: str = ""
 
     # limits on every database connection (jobs DB and main DB)
     db_connect_timeout_s: int = Field(default=5, ge=2, le=300)
@@ -47,6 +62,9 @@ class Settings(BaseSettings):
     db_keepalives_idle_s: int = Field(default=30, ge=1, le=7200)
     db_keepalives_interval_s: int = Field(default=10, ge=1, le=600)
     db_keepalives_count: int = Field(default=3, ge=1, le=100)
+    # behind PgBouncer in transaction mode: false and `role` (docs/configuration.md)
+    db_prepared_statements: bool = True
+    db_schema_from: SchemaFrom = SchemaFrom.OPTIONS
 
     # Kafka security (passed to every Kafka client: producer, intake consumer, DLQ producer)
     kafka_security_protocol: str = Field(
@@ -119,6 +137,16 @@ class Settings(BaseSettings):
         if base is not None and cap < base:
             raise ValueError(f"must be at least JOBLINE_RETRY_BASE_S ({base})")
         return cap
+
+    @property
+    def main_direct_url(self) -> str:
+        """The main DB without a pooler in between: for LISTEN and session state."""
+        return self.database_direct_url or self.database_url
+
+    @property
+    def jobs_direct_url(self) -> str:
+        """The jobs DB without a pooler in between: for LISTEN and session state."""
+        return self.jobs_database_direct_url or self.jobs_database_url
 
     @property
     def skipped_config_ids(self) -> frozenset[int]:

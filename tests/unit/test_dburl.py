@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
+from jobline.config import SchemaFrom, load_settings
 from jobline.dburl import DbLimits, error_text, mask_secrets, redact, unreachable_message
 
 
@@ -36,3 +38,46 @@ def test_limits_set_server_timeouts_and_client_keepalives() -> None:
     kwargs = limits.connect_kwargs()
     assert kwargs["connect_timeout"] == 3 and kwargs["keepalives"] == 1
     assert limits.call_timeout_s > limits.statement_timeout_s
+
+
+def test_by_default_a_connection_sends_its_options_and_may_prepare_statements() -> None:
+    limits = DbLimits(application_name="jobline-jobs")
+    kwargs = limits.connect_kwargs(limits.session_options("jobline"))
+    assert kwargs["options"].startswith("-c search_path=jobline -c statement_timeout=")
+    assert kwargs["application_name"] == "jobline-jobs"
+    assert "prepare_threshold" not in kwargs
+
+
+def test_behind_a_pooler_no_connection_sends_options_or_prepares() -> None:
+    """PgBouncer refuses the `options` startup parameter and mixes prepared statements up."""
+    limits = DbLimits(prepared_statements=False, schema_from=SchemaFrom.ROLE)
+    kwargs = limits.connect_kwargs(limits.session_options("jobline", " -c enable_sort=off"))
+    assert "options" not in kwargs
+    assert kwargs["prepare_threshold"] is None
+    assert "options" not in limits.connect_kwargs(limits.options())
+
+
+def test_the_pooler_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBLINE_DB_PREPARED_STATEMENTS", "false")
+    monkeypatch.setenv("JOBLINE_DB_SCHEMA_FROM", "role")
+    limits = DbLimits.from_settings(load_settings(), "jobline-cli")
+    assert (limits.prepared_statements, limits.schema_from) == (False, "role")
+    assert limits.application_name == "jobline-cli"
+
+
+def test_the_direct_urls_default_to_the_pooled_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOBLINE_JOBS_DATABASE_URL", "postgresql://u@pooler:6432/jobs")
+    monkeypatch.setenv("JOBLINE_DATABASE_DIRECT_URL", "postgresql://u@db:5432/main")
+    monkeypatch.delenv("JOBLINE_JOBS_DATABASE_DIRECT_URL", raising=False)
+    settings = load_settings()
+    assert settings.jobs_direct_url == "postgresql://u@pooler:6432/jobs"
+    assert settings.main_direct_url == "postgresql://u@db:5432/main"
+
+
+def test_a_refused_options_parameter_names_the_pooler_settings() -> None:
+    error = psycopg.OperationalError("FATAL:  unsupported startup parameter: options")
+    message = unreachable_message(
+        "the jobs DB", "JOBLINE_JOBS_DATABASE_URL", "postgresql://h/j", error
+    )
+    assert "JOBLINE_DB_SCHEMA_FROM=role" in message
+    assert "JOBLINE_DB_PREPARED_STATEMENTS=false" in message

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from jobline.config import load_settings
-from jobline.server.builders import ServiceBuilder, intake_settings, runner_settings
-from jobline.server.capabilities import Capability
+from jobline.server.builders import (
+    ServiceBuilder,
+    application_name,
+    intake_settings,
+    runner_settings,
+)
+from jobline.server.capabilities import MODES, Capability
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +43,11 @@ def test_the_runner_and_intake_settings_come_from_the_server_settings() -> None:
     assert runner_settings(settings).concurrency == 7
     assert runner_settings(settings).max_beat_age_s == 10
     assert intake_settings(settings).batch_size == 33
+
+
+def test_the_application_name_names_the_mode_or_the_capabilities() -> None:
+    assert application_name(MODES["jobs"]) == "jobline-jobs"
+    assert application_name(MODES["all"]) == "jobline-all"
+    assert application_name(frozenset({Capability.RUNNER})) == "jobline-runner"
+    custom = frozenset({Capability.RUNNER, Capability.SCHEDULER})
+    assert application_name(custom) == "jobline-runner+scheduler"

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from jobline.config import load_settings
+from jobline.databases import main_db_for
 from jobline.errors import ConfigError, UnknownPluginConfig
 from jobline.logs import configure_logging
 from jobline.migrator import opened
@@ -23,7 +24,7 @@ out = Console(soft_wrap=True, highlight=False)
 def _main_db() -> MainDB:
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    return MainDB(settings.database_url, settings.schema_name)
+    return main_db_for(settings)
 
 
 def attach(

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from jobline.config import load_settings
+from jobline.databases import main_db_for
 from jobline.errors import UnknownPluginConfig
 from jobline.logs import configure_logging
 from jobline.migrator import opened
@@ -32,7 +33,7 @@ def logs(
     """Show the plugin log entries of one plugin config (meta.logger), oldest first."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    db = MainDB(settings.database_url, settings.schema_name)
+    db = main_db_for(settings)
     asyncio.run(_show(db, config_id, follow=follow, lines=lines, as_json=as_json))
 
 

@@ -21,15 +21,14 @@ from jobline.cli import audit, config_controls, dlq, doctor_cmd, failed, jobs, r
 from jobline.cli import logs as cli_logs
 from jobline.cli.common import report_and_exit, version_option
 from jobline.cli.migrations import migrate_report
-from jobline.config import Settings, load_settings
+from jobline.config import SchemaFrom, Settings, load_settings
+from jobline.databases import jobs_db_for, main_db_for
 from jobline.errors import JoblineError, UnknownPluginConfig, UsageError
 from jobline.logs import configure_logging
 from jobline.migrator import opened
-from jobline.plugins.configs import MainDB
 from jobline.producer.trigger import Jobs
 from jobline.server.app import Server
 from jobline.server.capabilities import resolve_capabilities
-from jobline.store import JobsDB
 
 T = TypeVar("T")
 
@@ -114,8 +113,8 @@ def migrate(
         return
 
     async def go() -> tuple[list[int], list[int]]:
-        jobs = await JobsDB(settings.jobs_database_url, settings.schema_name).migrate()
-        main = await MainDB(settings.database_url, settings.schema_name).migrate()
+        jobs = await jobs_db_for(settings).migrate()
+        main = await main_db_for(settings).migrate()
         return jobs, main
 
     jobs_done, main_done = _run(go())
@@ -123,6 +122,12 @@ def migrate(
         f"jobs DB: applied {jobs_done or 'nothing (up to date)'}; "
         f"main DB: applied {main_done or 'nothing (up to date)'}"
     )
+    if settings.db_schema_from == SchemaFrom.ROLE:
+        out.print(
+            "JOBLINE_DB_SCHEMA_FROM=role: set the connecting role's search_path "
+            f"({settings.schema_name}, public), statement_timeout and lock_timeout in both "
+            "databases (ALTER ROLE CURRENT_USER IN DATABASE ...)"
+        )
 
 
 @app.command()
@@ -155,9 +160,7 @@ def enqueue(
 
 
 async def _get_config(settings: Settings, config_id: int) -> Any:
-    async with opened(
-        MainDB(settings.database_url, settings.schema_name), migrate_first=False
-    ) as db:
+    async with opened(main_db_for(settings), migrate_first=False) as db:
         config = await db.get_config(config_id)
     if config is None:
         raise UnknownPluginConfig(config_id)
@@ -165,9 +168,7 @@ async def _get_config(settings: Settings, config_id: int) -> Any:
 
 
 async def _with_main_db(settings: Settings, action: Any) -> Any:
-    async with opened(
-        MainDB(settings.database_url, settings.schema_name), migrate_first=settings.migrate_on_start
-    ) as db:
+    async with opened(main_db_for(settings), migrate_first=settings.migrate_on_start) as db:
         return await action(db)
 
 

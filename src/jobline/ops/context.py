@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import psycopg
 
 from jobline.config import Settings
+from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import unreachable_message
 from jobline.errors import DependencyUnreachable, JoblineError, NotFound, UsageError
 from jobline.migrator import opened
@@ -60,7 +61,7 @@ class OpsContext:
             s = self.settings
             await probe(s.database_url, "the main DB", "JOBLINE_DATABASE_URL")
             self._main_db = await self.stack.enter_async_context(
-                opened(MainDB(s.database_url, s.schema_name), migrate_first=s.migrate_on_start)
+                opened(main_db_for(s), migrate_first=s.migrate_on_start)
             )
         return self._main_db
 
@@ -107,7 +108,7 @@ async def ops_context(settings: Settings, actor: str | None = None) -> AsyncIter
     await probe(settings.jobs_database_url, "the jobs DB", "JOBLINE_JOBS_DATABASE_URL")
     async with AsyncExitStack() as stack:
         jobs_db = await stack.enter_async_context(
-            opened(JobsDB(settings.jobs_database_url, settings.schema_name), migrate_first=migrate)
+            opened(jobs_db_for(settings), migrate_first=migrate)
         )
         try:
             yield OpsContext(settings, AdminStore(jobs_db), actor or default_actor(), stack)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from jobline.config import Settings
-from jobline.dburl import schema_options, unreachable_message
+from jobline.dburl import CLI_APPLICATION_NAME, DbLimits, schema_options, unreachable_message
 from jobline.errors import DependencyUnreachable
 from jobline.ops.context import CONNECT_TIMEOUT_S
 from jobline.sqlfiles import Migration, load_migrations
@@ -15,8 +15,8 @@ from jobline.store.admin import applied_migrations
 from jobline.store.admin_rows import AppliedMigration
 
 _DATABASES = (
-    ("jobs DB", "jobs_database_url", "JOBLINE_JOBS_DATABASE_URL", "jobline.store.migrations"),
-    ("main DB", "database_url", "JOBLINE_DATABASE_URL", "jobline.plugins.migrations"),
+    ("jobs DB", "jobs_direct_url", "JOBLINE_JOBS_DATABASE_URL", "jobline.store.migrations"),
+    ("main DB", "main_direct_url", "JOBLINE_DATABASE_URL", "jobline.plugins.migrations"),
 )
 
 
@@ -36,11 +36,11 @@ async def _status(
     settings: Settings, what: str, url: str, variable: str, package: str
 ) -> MigrationStatus:
     try:
+        kwargs = DbLimits.from_settings(settings, CLI_APPLICATION_NAME).connect_kwargs(
+            schema_options(settings.schema_name)  # none with JOBLINE_DB_SCHEMA_FROM=role
+        )
         conn = await psycopg.AsyncConnection.connect(
-            url,
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_S,
-            options=schema_options(settings.schema_name),
+            url, autocommit=True, **{**kwargs, "connect_timeout": CONNECT_TIMEOUT_S}
         )
     except psycopg.OperationalError as exc:
         raise DependencyUnreachable(unreachable_message(f"the {what}", variable, url, exc)) from exc

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import psycopg
 from psycopg import sql
 
+from jobline.dburl import DbLimits, connect_session
 from jobline.logs import get_logger
 from jobline.service import Service, ServiceStatus
 
@@ -30,9 +31,16 @@ def config_channel(schema: str) -> str:
 class ConfigWatcher(Service):
     name = "config-watcher"
 
-    def __init__(self, url: str, schema: str, listeners: Sequence[OnChange]) -> None:
+    def __init__(
+        self,
+        direct_url: str,
+        schema: str,
+        listeners: Sequence[OnChange],
+        limits: DbLimits | None = None,
+    ) -> None:
         super().__init__()
-        self._url = url
+        self._url = direct_url  # LISTEN is session state: never through a pooler
+        self._limits = limits or DbLimits(connect_timeout_s=10)
         self._channel = config_channel(schema)
         self._listeners = list(listeners)
         self._listening = False
@@ -66,9 +74,7 @@ class ConfigWatcher(Service):
         return False
 
     async def _listen(self) -> None:
-        async with await psycopg.AsyncConnection.connect(
-            self._url, autocommit=True, connect_timeout=10
-        ) as conn:
+        async with await connect_session(self._url, self._limits) as conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self._listening = True
             self._announce(None)  # anything changed while we were not listening

@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import DbLimits, schema_options, unreachable_message
+from jobline.dburl import DbLimits, connect_error, unreachable_message
 from jobline.errors import MainDBUnavailable
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
@@ -37,9 +37,17 @@ class MainDB:
     """Plugin configs in the main DB (storage.py and plugin_logs.py use its pool)."""
 
     def __init__(
-        self, url: str, schema: str, *, max_size: int = 4, limits: DbLimits | None = None
+        self,
+        url: str,
+        schema: str,
+        *,
+        max_size: int = 4,
+        limits: DbLimits | None = None,
+        direct_url: str | None = None,
     ) -> None:
         self.url = url
+        #: no pooler in between: for LISTEN and other session state (dburl.connect_session)
+        self.direct_url = direct_url or url
         self.schema = schema
         self.limits = limits or DbLimits()
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
@@ -47,9 +55,8 @@ class MainDB:
             min_size=1,
             max_size=max_size,
             kwargs={
-                "options": schema_options(schema) + self.limits.options(),
                 "autocommit": True,
-                **self.limits.connect_kwargs(),
+                **self.limits.connect_kwargs(self.limits.session_options(schema)),
             },
             timeout=self.limits.call_timeout_s,
             open=False,
@@ -61,8 +68,10 @@ class MainDB:
             await self._pool.open(wait=True, timeout=timeout_s)
         except Exception as exc:
             await self._pool.close()
+            kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+            cause = await connect_error(self.url, kwargs) or exc
             raise MainDBUnavailable(
-                unreachable_message("the main DB", "JOBLINE_DATABASE_URL", self.url, exc)
+                unreachable_message("the main DB", "JOBLINE_DATABASE_URL", self.url, cause)
             ) from exc
 
     async def close(self) -> None:
@@ -79,7 +88,7 @@ class MainDB:
 
     async def migrate(self) -> list[int]:
         return await migrate_database(
-            self.url,
+            self.direct_url,  # DDL and role settings: not through a pooler
             self.schema,
             "jobline.plugins.migrations",
             what="the main DB",

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
+from jobline.dburl import DbLimits
 from jobline.errors import IntakeUnavailable, JobsDBUnavailable
 from jobline.job import JobMessage
 from jobline.metrics import JOBS_REFUSED, JOBS_TRIGGERED
@@ -20,11 +21,16 @@ class DirectJobProducer:
     """Owns a small event loop thread so that sync and async callers share one pool."""
 
     def __init__(
-        self, jobs_db_url: str, schema: str, max_message_bytes: int, timeout_s: float
+        self,
+        jobs_db_url: str,
+        schema: str,
+        max_message_bytes: int,
+        timeout_s: float,
+        limits: DbLimits | None = None,
     ) -> None:
         self._max_bytes = max_message_bytes
         self._timeout_s = timeout_s
-        self._db = JobsDB(jobs_db_url, schema, min_size=1, max_size=4)
+        self._db = JobsDB(jobs_db_url, schema, min_size=1, max_size=4, limits=limits)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="direct-producer", daemon=True

@@ -71,7 +71,7 @@ class WakeUp:
                 delay = backoff.next()
                 log.warning(
                     "runner.listen_lost",
-                    error=error_text(exc, self._db.url),
+                    error=error_text(exc, self._db.url, self._db.direct_url),
                     retry_in_s=round(delay, 2),
                 )
             else:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 
 from jobline.config import IntakeKind, Settings
+from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.errors import PluginLoadError
 from jobline.http.service import HttpService, RouteAdder
@@ -33,7 +34,7 @@ from jobline.runner.plugin_context import PluginContext
 from jobline.runner.policies import ExecutionPolicy
 from jobline.runner.sampler import IntakeWatch, SamplerService
 from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
-from jobline.server.capabilities import START_ORDER, Capability
+from jobline.server.capabilities import MODES, START_ORDER, Capability
 from jobline.service import Service, ServiceStatus
 from jobline.store import JobsDB
 from jobline.store.ticks import TickStore
@@ -55,6 +56,15 @@ def load_plugins(plugins_setting: str) -> PluginRegistry:
 
 def new_runner_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def application_name(capabilities: frozenset[Capability]) -> str:
+    """`jobline-<mode>` (`jobline-jobs`), or `jobline-<capability+...>` for a custom set:
+    what pg_stat_activity (and PgBouncer's SHOW CLIENTS) shows for this process."""
+    for mode, preset in MODES.items():
+        if preset == capabilities:
+            return f"jobline-{mode}"
+    return "jobline-" + "+".join(sorted(c.value for c in capabilities))
 
 
 def runner_settings(s: Settings) -> RunnerSettings:
@@ -109,11 +119,11 @@ class ServiceBuilder:
         self._capabilities = capabilities
         self._stack = stack
         self._readiness = readiness
-        self._limits = DbLimits.from_settings(settings)
+        self._limits = DbLimits.from_settings(settings, application_name(capabilities))
         self._jobs_db: JobsDB | None = None
         self._main_db: MainDB | None = None
         self.registry = load_plugins(settings.plugins)
-        self.producer: JobProducer = build_producer(settings)
+        self.producer: JobProducer = build_producer(settings, self._limits)
         stack.callback(self.producer.close)
 
     async def build(self) -> list[Service]:
@@ -136,7 +146,7 @@ class ServiceBuilder:
             s = self._s
             self._jobs_db = await self._stack.enter_async_context(
                 opened(
-                    JobsDB(s.jobs_database_url, s.schema_name, max_size=8, limits=self._limits),
+                    jobs_db_for(s, max_size=8, limits=self._limits),
                     migrate_first=s.migrate_on_start,
                 )
             )
@@ -147,7 +157,7 @@ class ServiceBuilder:
             s = self._s
             self._main_db = await self._stack.enter_async_context(
                 opened(
-                    MainDB(s.database_url, s.schema_name, limits=self._limits),
+                    main_db_for(s, limits=self._limits),
                     migrate_first=s.migrate_on_start,
                 )
             )
@@ -174,7 +184,7 @@ class ServiceBuilder:
         main_db = await self.main_db()
         runner_id = new_runner_id()
         configs = ConfigCache(main_db)
-        watcher = ConfigWatcher(s.database_url, s.schema_name, [configs.forget])
+        watcher = ConfigWatcher(main_db.direct_url, s.schema_name, [configs.forget], self._limits)
         log_buffer = PluginLogBuffer()
         log_writer = PluginLogWriter(
             main_db, log_buffer, retention_days=s.plugin_log_retention_days

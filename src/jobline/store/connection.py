@@ -17,7 +17,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from jobline.dburl import DbLimits, schema_options, unreachable_message
+from jobline.dburl import DbLimits, connect_error, connect_session, unreachable_message
 from jobline.errors import IntakeUnavailable
 from jobline.migrator import migrate_database
 from jobline.sqlfiles import load_queries
@@ -52,13 +52,16 @@ class JobsDBConnection:
         min_size: int = 1,
         max_size: int = 10,
         limits: DbLimits | None = None,
+        direct_url: str | None = None,
     ) -> None:
         self.url = url
+        #: no pooler in between: for LISTEN and other session state (dburl.connect_session)
+        self.direct_url = direct_url or url
         self.schema = schema
         self.channel = notify_channel(schema)
         self.limits = limits or DbLimits()
         self.call_timeout_s = self.limits.call_timeout_s
-        options = schema_options(schema) + self.limits.options()
+        options = self.limits.session_options(schema)
         self._pool = self._new_pool("jobs-db", options, min_size, max_size)
         # The fetch runs on its own connections, whose planner may not sort or bitmap-scan:
         # the due index, walked in order, is then the only cheap plan, whatever the
@@ -70,7 +73,7 @@ class JobsDBConnection:
             self.url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"options": options, "autocommit": True, **self.limits.connect_kwargs()},
+            kwargs={"autocommit": True, **self.limits.connect_kwargs(options)},
             # Waiting for a free connection has the same deadline as a call.
             timeout=self.call_timeout_s,
             open=False,
@@ -84,8 +87,10 @@ class JobsDBConnection:
         except Exception as exc:
             await self._pool.close()
             await self._fetch_pool.close()
+            kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+            cause = await connect_error(self.url, kwargs) or exc
             raise IntakeUnavailable(
-                unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, exc)
+                unreachable_message("the jobs DB", "JOBLINE_JOBS_DATABASE_URL", self.url, cause)
             ) from exc
 
     async def close(self) -> None:
@@ -99,7 +104,7 @@ class JobsDBConnection:
 
     async def migrate(self) -> list[int]:
         return await migrate_database(
-            self.url,
+            self.direct_url,  # DDL and role settings: not through a pooler
             self.schema,
             "jobline.store.migrations",
             what="the jobs DB",
@@ -128,15 +133,9 @@ class JobsDBConnection:
             return await cur.fetchall() if cur.description else []
 
     async def listen_connection(self) -> psycopg.AsyncConnection[TupleRow]:
-        """A connection of its own for LISTEN, under the same limits as the pools."""
+        """A connection of its own for LISTEN (on the direct URL), under the pools' limits."""
         conn = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(
-                self.url,
-                autocommit=True,
-                options=self.limits.options().strip(),
-                **self.limits.connect_kwargs(),
-            ),
-            timeout=self.call_timeout_s,
+            connect_session(self.direct_url, self.limits), timeout=self.call_timeout_s
         )
         await conn.execute(self.listen_statement())
         return conn

@@ -30,6 +30,14 @@ FROM unnest(%(plugin_config_ids)s::bigint[], %(keys)s::text[]) AS k(plugin_confi
 WHERE jobs.plugin_config_id = k.plugin_config_id AND jobs.key = k.key
   AND jobs.locked_by IS NOT NULL
 
+-- name: fetch_settings
+-- JOBLINE_DB_SCHEMA_FROM=role (behind PgBouncer) sends no connection options: the fetch's
+-- settings (FETCH_CONNECTION_OPTIONS in jobs_db.py, with their reasons) are set local to
+-- its transaction instead, so they never leak to the pooler's next client.
+SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('synchronous_commit', 'off', true),
+       set_config('plan_cache_mode', 'force_custom_plan', true)
+
 -- name: fetch_due
 -- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
 -- is due only when it is its queue's head (lowest id) and no job of its queue is running.
