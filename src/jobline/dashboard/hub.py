@@ -38,6 +38,7 @@ class Hub:
         self.fragments: Fragments = {}
         self._subscribers: set[asyncio.Queue[Fragments]] = set()
         self._poke = asyncio.Event()
+        self._sampling = asyncio.Lock()  # the first page view and the first tick race
         self._task: asyncio.Task[None] | None = None
         self.notifications = 0  # NOTIFYs received (tests and the page show it)
 
@@ -66,12 +67,17 @@ class Hub:
     async def current(self) -> PipelineSample:
         """The latest sample, or a fresh one before the first tick."""
         self.start()
-        if self.latest is None:
-            await self._tick()
+        async with self._sampling:
+            if self.latest is None:
+                await self._sample_now()
         assert self.latest is not None
         return self.latest
 
     async def _tick(self) -> None:
+        async with self._sampling:
+            await self._sample_now()
+
+    async def _sample_now(self) -> None:
         self.latest = await self._sample()
         self.fragments = self._render(self.latest)
         for queue in list(self._subscribers):

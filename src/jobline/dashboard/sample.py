@@ -4,13 +4,14 @@ the jobs DB's gauges, live runners, and rates from the tables' activity counters
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from jobline.config import Settings
-from jobline.errors import JoblineError
+from jobline.errors import JoblineError, NotFound
 from jobline.ops.dlq import DlqReader
 from jobline.store.admin_rows import RunnerRow
 from jobline.store.dashboard_reads import DashboardReads, QueueGauges, StoredOffset, TableActivity
@@ -104,25 +105,33 @@ class KafkaMarks:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._readers: dict[str, DlqReader] = {}
+        self._lock = threading.Lock()  # a consumer is used by one thread at a time
 
     def _marks(self, topic: str) -> dict[int, tuple[int, int]]:
-        reader = self._readers.get(topic)
-        if reader is None:
-            reader = DlqReader(self.settings.kafka_hosts, topic, KAFKA_TIMEOUT_S)
-            self._readers[topic] = reader
-        try:
-            return reader.watermarks(reader.partitions())
-        except JoblineError:
-            self._readers.pop(topic).close()  # a fresh consumer next time
-            raise
+        with self._lock:
+            reader = self._readers.get(topic)
+            if reader is None:
+                reader = DlqReader(self.settings.kafka_hosts, topic, KAFKA_TIMEOUT_S)
+                self._readers[topic] = reader
+            try:
+                return reader.watermarks(reader.partitions())
+            except NotFound:
+                raise NotFound(
+                    f"topic {topic!r} does not exist on Kafka at {self.settings.kafka_hosts}: "
+                    "create it, or check JOBLINE_JOBS_TOPIC and JOBLINE_DLQ_TOPIC"
+                ) from None
+            except JoblineError:
+                self._readers.pop(topic).close()  # a fresh consumer next time
+                raise
 
     async def marks(self, topic: str) -> dict[int, tuple[int, int]]:
         return await asyncio.to_thread(self._marks, topic)
 
     def close(self) -> None:
-        for reader in self._readers.values():
-            reader.close()
-        self._readers.clear()
+        with self._lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
 
 
 class Sampler:
