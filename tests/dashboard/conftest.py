@@ -32,9 +32,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-async def open_client(settings: Settings, options: DashboardOptions) -> AsyncIterator[
-    httpx.AsyncClient
-]:
+async def open_client(
+    settings: Settings, options: DashboardOptions
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, options)
     transport = httpx.ASGITransport(app=app)
     headers = {"Origin": ORIGIN}

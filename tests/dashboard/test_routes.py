@@ -12,6 +12,7 @@ import pytest
 from jobline.config import Settings
 from tests.integration.ops_helpers import add_config, insert_failed, insert_job, sql
 
+
 async def new_config() -> int:
     """A recorder plugin config (`jobline configs add`, which runs its own event loop)."""
     return await asyncio.to_thread(add_config)
