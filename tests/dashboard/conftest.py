@@ -32,10 +32,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-async def open_client(
-    settings: Settings, options: DashboardOptions
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, options)
+async def open_client(s: Settings, options: DashboardOptions) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(s, options)
     transport = httpx.ASGITransport(app=app)
     headers = {"Origin": ORIGIN}
     async with httpx.AsyncClient(transport=transport, base_url=ORIGIN, headers=headers) as client:
