@@ -6,6 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: all venv services services-down lint typecheck test unit integration faults demo bench clean \
+	chromium dashboard-test screenshots \
 	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
@@ -44,8 +45,20 @@ integration: venv services
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services lint typecheck deploy-check
-	$(BIN)/pytest tests/unit tests/integration tests/faults --durations=10 $(PYTEST_ARGS)
+test: venv services chromium lint typecheck deploy-check
+	$(BIN)/pytest tests/unit tests/integration tests/dashboard tests/faults --durations=10 $(PYTEST_ARGS)
+
+# Debian's Chromium for the dashboard's browser tests: Playwright (a Python wheel with its
+# driver) launches it by path; `playwright install` cannot download browsers here.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+dashboard-test: venv services chromium
+	$(BIN)/pytest tests/dashboard $(PYTEST_ARGS)
+
+# The browser tests, saving a picture of every page into docs/screenshots (README uses one).
+screenshots: venv services chromium
+	JOBLINE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/dashboard/test_browser.py $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
 HELM       := .tools/bin/helm
