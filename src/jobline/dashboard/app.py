@@ -77,6 +77,7 @@ def create_app(settings: Settings, options: DashboardOptions | None = None) -> S
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        hub.start()  # history (rates, charts) from the start; mounted apps start on first use
         yield
         await hub.stop()
         kafka.close()
