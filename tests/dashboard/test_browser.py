@@ -152,6 +152,8 @@ def test_replaying_an_edited_dlq_message_runs_its_job(
     expect(page.get_by_role("status")).to_contain_text("replayed 1 of 1 message(s)")
     wait_until(lambda: _runs(stack) == 1, 30, "the replayed job did not run")
     expect(page.locator("tr[data-dlq]")).to_contain_text("replayed")
+    page.goto(stack.dashboard.url + "kafka")  # the intake runs: it holds every partition
+    expect(page.locator('tr[data-partition="0"] td[data-member]')).to_contain_text("(")
 
 
 def test_kafka_lag_rises_live_while_no_intake_runs(

@@ -16,10 +16,11 @@ from starlette.staticfiles import StaticFiles
 
 from jobline.config import Settings
 from jobline.dashboard.hub import Fragments, Hub
+from jobline.dashboard.kafka import KafkaMarks
 from jobline.dashboard.options import DashboardOptions, load_options
 from jobline.dashboard.resources import Resources
 from jobline.dashboard.routes import configs, dlq, failed, jobs, pipeline, runners
-from jobline.dashboard.sample import KafkaMarks, PipelineSample, Sampler
+from jobline.dashboard.sample import PipelineSample, Sampler
 from jobline.dashboard.security import DashboardGuard
 from jobline.dashboard.web import HERE, render, templates
 from jobline.errors import DependencyUnreachable, JoblineError, NotFound, UsageError

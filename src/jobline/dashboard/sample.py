@@ -3,16 +3,13 @@ the jobs DB's gauges, live runners, and rates from the tables' activity counters
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from jobline.config import Settings
-from jobline.errors import JoblineError, NotFound
-from jobline.ops.dlq import DlqReader
+from jobline.dashboard.kafka import KafkaMarks
 from jobline.store.admin_rows import RunnerRow
 from jobline.store.dashboard_reads import DashboardReads, QueueGauges, StoredOffset, TableActivity
 
@@ -22,7 +19,6 @@ STUCK_AFTER_S = 60.0
 RATE_WINDOW_S = 60.0
 #: how much history the charts keep (the dashboard process's own memory)
 HISTORY_S = 900.0
-KAFKA_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,8 @@ class PartitionLag:
     low: int
     high: int
     stored: StoredOffset | None
+    #: the intake group's member that holds the partition (client id and host), if any
+    member: str | None = None
 
     @property
     def lag(self) -> int:
@@ -98,42 +96,6 @@ def _per_minute(new: int | None, old: int | None, seconds: float) -> float | Non
     return max(0, new - old) * 60.0 / seconds
 
 
-class KafkaMarks:
-    """Watermarks of the jobs and DLQ topics, read with unsubscribed consumers (no group
-    joined, nothing committed), in a worker thread: librdkafka calls block."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._readers: dict[str, DlqReader] = {}
-        self._lock = threading.Lock()  # a consumer is used by one thread at a time
-
-    def _marks(self, topic: str) -> dict[int, tuple[int, int]]:
-        with self._lock:
-            reader = self._readers.get(topic)
-            if reader is None:
-                reader = DlqReader(self.settings.kafka_hosts, topic, KAFKA_TIMEOUT_S)
-                self._readers[topic] = reader
-            try:
-                return reader.watermarks(reader.partitions())
-            except NotFound:
-                raise NotFound(
-                    f"topic {topic!r} does not exist on Kafka at {self.settings.kafka_hosts}: "
-                    "create it, or check JOBLINE_JOBS_TOPIC and JOBLINE_DLQ_TOPIC"
-                ) from None
-            except JoblineError:
-                self._readers.pop(topic).close()  # a fresh consumer next time
-                raise
-
-    async def marks(self, topic: str) -> dict[int, tuple[int, int]]:
-        return await asyncio.to_thread(self._marks, topic)
-
-    def close(self) -> None:
-        with self._lock:
-            for reader in self._readers.values():
-                reader.close()
-            self._readers.clear()
-
-
 class Sampler:
     def __init__(self, settings: Settings, kafka: KafkaMarks) -> None:
         self.settings = settings
@@ -168,8 +130,10 @@ class Sampler:
         s = self.settings
         marks = await self.kafka.marks(s.jobs_topic)
         stored = {o.partition: o for o in await reads.intake_offsets(s.intake_group, s.jobs_topic)}
+        members = await self.kafka.members(s.intake_group, s.jobs_topic)
         return [
-            PartitionLag(p, low, high, stored.get(p)) for p, (low, high) in sorted(marks.items())
+            PartitionLag(p, low, high, stored.get(p), members.get(p))
+            for p, (low, high) in sorted(marks.items())
         ]
 
     def _rates(self, point: _Point) -> Rates:
