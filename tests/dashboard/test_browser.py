@@ -177,3 +177,17 @@ def test_kafka_lag_rises_live_while_no_intake_runs(
     finally:
         stack.dashboard.stop()
         stack.serve.stop()
+
+
+def test_running_all_matching_jobs_now_after_a_count_preview(stack: Stack, page: Page) -> None:
+    config = add_config(stack.env)
+    later = [insert_job(stack.settings, config, run_in_s=3600) for _ in range(3)]
+    other = insert_job(stack.settings, config, type="record_slow", run_in_s=3600)
+    page.goto(stack.dashboard.url + "jobs?type=record&state=scheduled")
+    expect(page.locator("tr[data-job]")).to_have_count(3)
+    page.locator("button[data-preview]").click()  # htmx: a dry run counts the selection
+    expect(page.locator("[data-preview-result]")).to_contain_text("would change 3 matching")
+    page.locator("button[data-confirm-all]").click()
+    expect(page.get_by_role("status")).to_contain_text("run now: 3 of 3 job(s)")
+    wait_until(lambda: all(_ran(stack, j) for j in later), 30, "the jobs did not run now")
+    assert not _ran(stack, other)
