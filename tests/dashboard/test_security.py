@@ -69,6 +69,20 @@ async def test_a_trusted_header_names_the_user_and_its_absence_is_refused(ops: S
     assert actors == [("ana@example.com",)]
 
 
+async def test_behind_an_auth_proxy_the_forwarded_host_is_the_origin_to_match(
+    ops: Settings,
+) -> None:
+    async for client in open_client(ops, DashboardOptions(trusted_header="X-Auth-User")):
+        headers = {
+            "X-Auth-User": "ana",
+            "Origin": "https://jobs.example.com",
+            "X-Forwarded-Host": "jobs.example.com",
+        }
+        assert (await client.post("/runners/rescue", headers=headers)).status_code == 303
+        headers["X-Forwarded-Host"] = "other.example.com"
+        assert (await client.post("/runners/rescue", headers=headers)).status_code == 403
+
+
 def test_a_user_without_a_password_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="JOBLINE_DASHBOARD_PASSWORD"):
         load_options(user="oncall")

@@ -36,13 +36,16 @@ def basic_user(header: str | None, user: str, password: str) -> str | None:
     return name if name_ok and secret_ok else None
 
 
-def same_origin(request: Request) -> bool:
-    """Origin (or else Referer) names the host the request was sent to."""
-    host = request.headers.get("host", "")
+def same_origin(request: Request, behind_proxy: bool = False) -> bool:
+    """Origin (or else Referer) names the host the request was sent to; behind an auth
+    proxy (which may rewrite Host), the host the proxy says it was sent to counts too."""
+    hosts = {request.headers.get("host", "")}
+    if behind_proxy and request.headers.get("x-forwarded-host"):
+        hosts.add(request.headers["x-forwarded-host"].split(",")[0].strip())
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
         return False
-    return urlsplit(source).netloc == host
+    return urlsplit(source).netloc in hosts
 
 
 class DashboardGuard(BaseHTTPMiddleware):
@@ -72,7 +75,7 @@ class DashboardGuard(BaseHTTPMiddleware):
                     "make changes with the `jobline` commands",
                     403,
                 )
-            if not same_origin(request):
+            if not same_origin(request, behind_proxy=bool(self.options.trusted_header)):
                 return PlainTextResponse(
                     "refused: this change did not come from a dashboard page (its Origin or "
                     f"Referer does not name host {request.headers.get('host', '')!r})",
