@@ -104,3 +104,16 @@ async def test_an_edited_replay_is_sent_once_and_audited(
     assert claims == [("dashboard", True)]
     page = (await dash.get("/dlq")).text
     assert "replayed</span>" in page
+
+
+async def test_with_the_jobs_db_down_the_pipeline_page_still_shows_kafka(ops: Settings) -> None:
+    from jobline.dashboard.options import DashboardOptions
+    from tests.dashboard.conftest import open_client
+
+    down = ops.model_copy(update={"jobs_database_url": "postgresql://postgres@127.0.0.1:1/x"})
+    await asyncio.to_thread(_dead_letter, ops, b"not json")
+    async for client in open_client(down, DashboardOptions()):
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert "jobs DB:" in page.text and "127.0.0.1:1" in page.text
+        assert 'data-gauge="dlq">1<' in page.text  # the Kafka half still answers

@@ -58,8 +58,11 @@ def _hub(
     sampler = Sampler(settings, kafka)
 
     async def sample() -> PipelineSample:
-        reads = await resources.reads()
-        runners = await (await resources.ctx("dashboard")).store.list_runners()
+        try:
+            reads = await resources.reads()
+            runners = await (await resources.ctx("dashboard")).store.list_runners()
+        except (JoblineError, psycopg.Error, OSError) as exc:
+            return await sampler.sample(None, [], f"jobs DB: {exc}")
         return await sampler.sample(reads, runners)
 
     async def jobs_db() -> JobsDB:

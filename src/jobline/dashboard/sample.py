@@ -103,19 +103,30 @@ class Sampler:
         self._points: deque[_Point] = deque()
         self._history: deque[tuple[float, Rates]] = deque()
 
-    async def sample(self, reads: DashboardReads, runners: list[RunnerRow]) -> PipelineSample:
+    async def sample(
+        self,
+        reads: DashboardReads | None,
+        runners: list[RunnerRow],
+        db_error: str | None = None,
+    ) -> PipelineSample:
+        """A sample; with the jobs DB unreachable (`reads` None or failing) the Kafka half
+        still shows, less the lag (it needs the offsets stored in the jobs DB)."""
         now = datetime.now(UTC)
-        gauges = activity = None
-        db_error = kafka_error = None
-        try:
-            gauges = await reads.queue_gauges()
-            activity = await reads.table_activity()
-        except Exception as exc:  # shown on the page: the dashboard outlives a DB outage
-            db_error = f"jobs DB: {exc}"
+        gauges = activity = stored = None
+        if reads is not None:
+            try:
+                gauges = await reads.queue_gauges()
+                activity = await reads.table_activity()
+                s = self.settings
+                offsets = await reads.intake_offsets(s.intake_group, s.jobs_topic)
+                stored = {o.partition: o for o in offsets}
+            except Exception as exc:  # shown on the page: the dashboard outlives an outage
+                db_error = f"jobs DB: {exc}"
         partitions: list[PartitionLag] = []
-        dlq_messages = None
+        dlq_messages = kafka_error = None
         try:
-            partitions = await self._partitions(reads)
+            if stored is not None:
+                partitions = await self._partitions(stored)
             dlq = await self.kafka.marks(self.settings.dlq_topic)
             dlq_messages = sum(high - low for low, high in dlq.values())
         except Exception as exc:
@@ -126,10 +137,9 @@ class Sampler:
             db_error, kafka_error,
         )  # fmt: skip
 
-    async def _partitions(self, reads: DashboardReads) -> list[PartitionLag]:
+    async def _partitions(self, stored: dict[int, StoredOffset]) -> list[PartitionLag]:
         s = self.settings
         marks = await self.kafka.marks(s.jobs_topic)
-        stored = {o.partition: o for o in await reads.intake_offsets(s.intake_group, s.jobs_topic)}
         members = await self.kafka.members(s.intake_group, s.jobs_topic)
         return [
             PartitionLag(p, low, high, stored.get(p), members.get(p))
