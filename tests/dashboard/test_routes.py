@@ -148,3 +148,40 @@ async def test_job_detail_masks_the_named_payload_fields(ops: Settings) -> None:
         page = (await client.get(f"/jobs/{job}")).text
         assert "s3cret" not in page
         assert "&#34;token&#34;: &#34;***&#34;" in page
+
+
+async def test_rescheduling_from_a_job_page_moves_its_run_at_and_returns_there(
+    dash: httpx.AsyncClient, ops: Settings
+) -> None:
+    job = insert_job(ops, await new_config())
+    form = {"ids": str(job), "action": "reschedule", "delay": "2h", "back": f"jobs/{job}"}
+    response = await dash.post("/jobs/action", data=form)
+    assert response.headers["location"].startswith(f"/jobs/{job}?done=reschedule")
+    rows = sql(
+        ops.jobs_database_url,
+        ops.schema_name,
+        "SELECT run_at > now() + interval '119 minutes' FROM jobs WHERE id = %s",
+        (job,),
+    )
+    assert rows == [(True,)]
+
+
+async def test_cancelling_from_a_job_page_returns_to_the_jobs_list(
+    dash: httpx.AsyncClient, ops: Settings
+) -> None:
+    job = insert_job(ops, await new_config())
+    form = {"ids": str(job), "action": "cancel", "back": f"jobs/{job}"}
+    response = await dash.post("/jobs/action", data=form)
+    assert response.headers["location"].startswith("/jobs?done=cancel")
+    assert (await dash.get(f"/jobs/{job}")).status_code == 404
+
+
+async def test_audit_page_filters_by_actor_and_action_prefix(
+    dash: httpx.AsyncClient, ops: Settings
+) -> None:
+    config = await new_config()
+    await dash.post(f"/configs/{config}/pause")
+    await dash.post("/runners/rescue")
+    page = (await dash.get("/audit", params={"action": "configs."})).text
+    assert 'data-audit="configs.pause"' in page and "runners.rescue" not in page
+    assert 'data-audit="' not in (await dash.get("/audit?actor=someone")).text

@@ -111,8 +111,11 @@ async def act(request: Request) -> Response:
     result = await _change(ctx, action, _target(form), form, dry_run=False)
     done = f"{action.replace('_', ' ')}: {result.changed} of {result.matched} job(s)"
     back = str(form.get("back", "jobs"))
-    # Only a dashboard path: a form field never sends the browser elsewhere.
-    return back_to(request, back if back.startswith("jobs") else "jobs", done=done)
+    # Only a dashboard path (a form field never sends the browser elsewhere), and never a
+    # cancelled job's page.
+    if action == "cancel" or not back.startswith("jobs"):
+        back = "jobs"
+    return back_to(request, back, done=done)
 
 
 routes = [
