@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: all venv services services-down pgbouncer tools alerts lint typecheck test unit integration \
-	faults demo bench clean deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse \
-	constraints helm
+	faults demo bench clean chromium dashboard-test screenshots deploy-check deploy-sync \
+	deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
 
@@ -59,9 +59,21 @@ integration: venv services tools
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services pgbouncer tools lint typecheck alerts deploy-check
-	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/pgbouncer tests/faults \
-		--durations=10 $(PYTEST_ARGS)
+test: venv services pgbouncer tools chromium lint typecheck alerts deploy-check
+	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/pgbouncer tests/dashboard \
+		tests/faults --durations=10 $(PYTEST_ARGS)
+
+# Debian's Chromium for the dashboard's browser tests: Playwright (a Python wheel with its
+# driver) launches it by path; `playwright install` cannot download browsers here.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+dashboard-test: venv services chromium
+	$(BIN)/pytest tests/dashboard $(PYTEST_ARGS)
+
+# The browser tests, saving a picture of every page into docs/screenshots (README uses one).
+screenshots: venv services chromium
+	JOBLINE_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/dashboard/test_browser.py $(PYTEST_ARGS)
 
 # --- deploy: image, Helm chart, plain manifests, dashboard (docs/deploy.md) ------------------
 HELM       := .tools/bin/helm

@@ -1,9 +1,10 @@
 """`make demo`: the pipeline on the real services, with the example plugin.
 
-Starts `jobline serve` (all capabilities), triggers a handful of jobs from the CLI (some
-due now, some in a few seconds, one that fails and retries), lets the scheduler fire the
-plugin's scheduled task, shows the plugin's log, and leaves the server running until
-Ctrl-C. DEMO_ONCE=1 stops it once the show is over.
+Starts `jobline serve` (all capabilities) and `jobline dashboard` (its URL is printed),
+triggers a handful of jobs from the CLI (some due now, some in a few seconds, one that
+fails and retries), lets the scheduler fire the plugin's scheduled task, shows the
+plugin's log, and leaves the server and the dashboard running until Ctrl-C. DEMO_ONCE=1
+stops them once the show is over.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def main() -> int:
         flush=True,
     )
     server = subprocess.Popen([sys.executable, "-m", "jobline.cli", "serve"], env=env, cwd=ROOT)
+    port = env.get("DEMO_DASHBOARD_PORT", "6739")
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "jobline.cli", "dashboard", "--port", port], env=env, cwd=ROOT
+    )
+    print(f"demo: the dashboard is at http://127.0.0.1:{port}/", flush=True)
     try:
         time.sleep(4)  # let the intake join its group: the triggers below go through Kafka
         shows = [
@@ -133,6 +139,8 @@ def main() -> int:
         server.send_signal(signal.SIGTERM)
         return server.wait(60)
     finally:
+        dashboard.send_signal(signal.SIGTERM)
+        dashboard.wait(30)
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
             server.wait(60)

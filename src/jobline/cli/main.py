@@ -20,6 +20,7 @@ from jobline.cli import attachments as cli_attachments
 from jobline.cli import audit, config_controls, dlq, doctor_cmd, failed, jobs, runners, status_cmd
 from jobline.cli import logs as cli_logs
 from jobline.cli.common import report_and_exit, version_option
+from jobline.cli.dashboard import dashboard as dashboard_command
 from jobline.cli.migrations import migrate_report
 from jobline.config import SchemaFrom, Settings, load_settings
 from jobline.databases import jobs_db_for, main_db_for
@@ -43,6 +44,7 @@ app.command("logs")(cli_logs.logs)
 configs_app.command("attach")(cli_attachments.attach)
 configs_app.command("detach")(cli_attachments.detach)
 app.callback()(version_option)
+app.command("dashboard")(dashboard_command)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(failed.app, name="failed")
 app.add_typer(dlq.app, name="dlq")
