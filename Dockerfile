@@ -12,9 +12,11 @@ WORKDIR /src
 COPY pyproject.toml README.md constraints.txt ./
 COPY src ./src
 # The wheelhouse holds jobline and exactly the versions constraints.txt pins, so the
-# runtime stage installs offline (--no-index) and cannot pick up a newer release.
+# runtime stage installs offline (--no-index) and cannot pick up a newer release. The
+# `binary` extra brings libpq as a wheel, `dashboard` what `jobline dashboard` serves with.
 RUN pip wheel --no-deps --wheel-dir /wheels . \
-    && pip wheel --wheel-dir /wheels --constraint constraints.txt /wheels/jobline-*.whl
+    && WHEEL="$(ls /wheels/jobline-*.whl)" \
+    && pip wheel --wheel-dir /wheels --constraint constraints.txt "${WHEEL}[binary,dashboard]"
 
 # --- runtime: a venv with the wheels, run as a non-root user ---------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -32,8 +34,9 @@ RUN groupadd --system --gid 10001 jobline \
 COPY --from=build /wheels /tmp/wheels
 COPY constraints.txt /tmp/constraints.txt
 RUN python -m venv /opt/jobline \
+    && WHEEL="$(ls /tmp/wheels/jobline-*.whl)" \
     && /opt/jobline/bin/pip install --no-index --find-links /tmp/wheels \
-        --constraint /tmp/constraints.txt /tmp/wheels/jobline-*.whl \
+        --constraint /tmp/constraints.txt "${WHEEL}[binary,dashboard]" \
     && rm -rf /tmp/wheels /tmp/constraints.txt
 # An empty working directory: settings also come from a `.env` in the working directory,
 # and the image ships none.
