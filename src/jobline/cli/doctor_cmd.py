@@ -22,32 +22,35 @@ from jobline.status.collect import Target
 out = Console(soft_wrap=True)
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="the report as one JSON object")]
+NamespaceOption = Annotated[
+    str, typer.Option(envvar="JOBLINE_DOCTOR_NAMESPACE", help="Kubernetes namespace of the jobs")
+]
+DeploymentOption = Annotated[
+    str, typer.Option(envvar="JOBLINE_DOCTOR_DEPLOYMENT", help="the jobs deployment's name")
+]
+TimeoutOption = Annotated[float, typer.Option(help="each probe's deadline, seconds")]
+WindowOption = Annotated[
+    float, typer.Option(help="seconds to watch the DLQ and stored offsets move")
+]
+StallOption = Annotated[
+    float, typer.Option(help="a partition with lag idle this long is stalled (s)")
+]
+LongTxOption = Annotated[float, typer.Option(help="report transactions open longer than this (s)")]
+WarnOption = Annotated[float, typer.Option(help="share of usable connections that warns")]
+FailOption = Annotated[float, typer.Option(help="share of usable connections that fails")]
+
+
 def doctor(
-    as_json: Annotated[bool, typer.Option("--json", help="the report as one JSON object")] = False,
-    namespace: Annotated[
-        str,
-        typer.Option(envvar="JOBLINE_DOCTOR_NAMESPACE", help="Kubernetes namespace of the jobs"),
-    ] = "default",
-    deployment: Annotated[
-        str,
-        typer.Option(envvar="JOBLINE_DOCTOR_DEPLOYMENT", help="the jobs deployment's name"),
-    ] = "plugins-jobs",
-    timeout: Annotated[float, typer.Option(help="each probe's deadline, seconds")] = 2.5,
-    window: Annotated[
-        float, typer.Option(help="seconds to watch the DLQ and stored offsets move")
-    ] = 2.0,
-    stall_after: Annotated[
-        float, typer.Option(help="a partition with lag idle this long is stalled (s)")
-    ] = 60.0,
-    long_transaction: Annotated[
-        float, typer.Option(help="report transactions open longer than this (s)")
-    ] = 60.0,
-    connections_warn: Annotated[
-        float, typer.Option(help="share of usable connections that warns")
-    ] = 0.8,
-    connections_fail: Annotated[
-        float, typer.Option(help="share of usable connections that fails")
-    ] = 0.95,
+    as_json: JsonOption = False,
+    namespace: NamespaceOption = "default",
+    deployment: DeploymentOption = "plugins-jobs",
+    timeout: TimeoutOption = 2.5,
+    window: WindowOption = 2.0,
+    stall_after: StallOption = 60.0,
+    long_transaction: LongTxOption = 60.0,
+    connections_warn: WarnOption = 0.8,
+    connections_fail: FailOption = 0.95,
 ) -> None:
     """Check Kafka, the jobs DB, the intake, the runners, the DLQ and failed jobs; name
     the failing stage and the action. Every probe has its own deadline: done within 10 s."""
@@ -68,7 +71,10 @@ def doctor(
         connections_warn=connections_warn,
         connections_fail=connections_fail,
     )
-    target = Target.from_settings(settings, probe_timeout_s=timeout)
+    _report_and_leave(Target.from_settings(settings, probe_timeout_s=timeout), options, as_json)
+
+
+def _report_and_leave(target: Target, options: DoctorOptions, as_json: bool) -> None:
     report = asyncio.run(run_doctor(target, options))
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -185,13 +185,7 @@ class ServiceBuilder:
         runner_id = new_runner_id()
         configs = ConfigCache(main_db)
         watcher = ConfigWatcher(main_db.direct_url, s.schema_name, [configs.forget], self._limits)
-        log_buffer = PluginLogBuffer()
-        log_writer = PluginLogWriter(
-            main_db, log_buffer, retention_days=s.plugin_log_retention_days
-        )
-        context = PluginContext(main_db, self.producer, log_buffer, SetupPolicy())
-        # Runs after every service stopped, while the main DB is still open.
-        self._stack.push_async_callback(context.lifecycle.teardown_all)
+        context, log_writer = self.plugin_context(main_db)
         runner = RunnerService(
             jobs_db,
             runner_id,
@@ -212,15 +206,28 @@ class ServiceBuilder:
             max_attempts_of=runner.policies.max_attempts_of_type,
             drain_requested=jobs_db.drain_requested,
         )
-        sampler = SamplerService(
+        return [heartbeat, watcher, log_writer, runner, self.sampler(jobs_db)]
+
+    def plugin_context(self, main_db: MainDB) -> tuple[PluginContext, PluginLogWriter]:
+        """What handlers get (meta, storage, logs, setup), and the writer of their logs."""
+        log_buffer = PluginLogBuffer()
+        log_writer = PluginLogWriter(
+            main_db, log_buffer, retention_days=self._s.plugin_log_retention_days
+        )
+        context = PluginContext(main_db, self.producer, log_buffer, SetupPolicy())
+        # Runs after every service stopped, while the main DB is still open.
+        self._stack.push_async_callback(context.lifecycle.teardown_all)
+        return context, log_writer
+
+    def sampler(self, jobs_db: JobsDB) -> SamplerService:
+        s = self._s
+        kafka = s.intake is IntakeKind.KAFKA
+        return SamplerService(
             jobs_db,
             interval_s=s.sample_interval_s,
             dead_after_s=s.runner_dead_after_s,
-            intake=IntakeWatch(s.kafka_hosts, s.jobs_topic, s.intake_group)
-            if s.intake is IntakeKind.KAFKA
-            else None,
+            intake=IntakeWatch(s.kafka_hosts, s.jobs_topic, s.intake_group) if kafka else None,
         )
-        return [heartbeat, watcher, log_writer, runner, sampler]
 
     async def scheduler(self) -> list[Service]:
         s = self._s
