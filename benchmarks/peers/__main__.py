@@ -20,10 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psycopg
-
 from benchmarks.environment import describe_setup, services_env
 from benchmarks.isolated import isolated_run
+from benchmarks.peers.database import bench_databases
 from benchmarks.peers.scenarios import run_latency, run_throughput
 from benchmarks.peers.systems import GraphileWorker, Jobline, Peers, PgQueuer, System
 from benchmarks.peers.table import Results, render
@@ -122,20 +121,9 @@ def main() -> int:
     info, _ = describe_setup(base_env)
     peers = install_peers()
     logs = Path(tempfile.mkdtemp(prefix="jobline-bench-peers-"))
-    db_name = f"bench_{os.getpid()}"
-    admin_url = base_env["JOBLINE_JOBS_DATABASE_URL"]
-    db_url = admin_url.rsplit("/", 1)[0] + "/" + db_name
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {db_name}")
-        conn.execute(f"CREATE DATABASE {db_name}_main")  # jobline's main DB
-    base_env["JOBLINE_DATABASE_URL"] = db_url + "_main"
-    try:
-        chosen = systems(db_url, base_env, peers, logs, args.smoke)
+    with bench_databases(base_env) as (db_url, env):
+        chosen = systems(db_url, env, peers, logs, args.smoke)
         results = run_rounds(args, chosen, logs)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
-            conn.execute(f"DROP DATABASE IF EXISTS {db_name}_main WITH (FORCE)")
     print(
         f"\njobline vs peers: {args.jobs:,} jobs, {args.rounds} round(s), "
         f"latency {args.latency_k} triggers {args.gap_ms:g} ms apart; logs in {logs}"

@@ -212,6 +212,7 @@ class Jobline(System):
         super().__init__(*args)  # type: ignore[arg-type]
         self.name = f"jobline {profile}"
         self.profile_env = profile_env
+        self.wrap: list[str] = []  # a command prefix, e.g. a profiler
         shown = ", ".join(f"{k}={v}" for k, v in profile_env.items()) or "defaults"
         self.settings = f"2 processes (jobline serve --mode jobs), {shown}"
 
@@ -252,7 +253,7 @@ class Jobline(System):
             env["PYTHONPATH"] = str(ROOT)
             if latency:
                 env["JOBLINE_PLUGINS"] = "benchmarks.peers.latency_plugin:plugin"
-            cmd = [sys.executable, "-m", "jobline.cli", "serve", "--mode", "jobs"]
+            cmd = [*self.wrap, sys.executable, "-m", "jobline.cli", "serve", "--mode", "jobs"]
             procs.append(Proc(f"{self.name} server {i}", cmd, env, self.log(f"serve{i}")))
         return procs
 
