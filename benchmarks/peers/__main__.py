@@ -25,7 +25,7 @@ from benchmarks.isolated import isolated_run
 from benchmarks.peers.database import bench_databases
 from benchmarks.peers.scenarios import run_latency, run_throughput
 from benchmarks.peers.systems import GraphileWorker, Jobline, Peers, PgQueuer, System
-from benchmarks.peers.table import Results, render
+from benchmarks.peers.table import Results, render, render_rounds
 from benchmarks.scenario_e2e import run_end_to_end
 from jobline.logs import configure_logging
 from tests.devenv import ROOT
@@ -135,6 +135,8 @@ def main() -> int:
         print(f"  {system.name} {version}: {system.settings}")
     print()
     print(render(results, [s.name for s in chosen if not isinstance(s, Jobline)]))
+    print("\nper round (in run order):")
+    print(render_rounds(results))
     return 0
 
 

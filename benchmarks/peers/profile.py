@@ -26,25 +26,44 @@ from benchmarks.peers.procs import wait_until
 from benchmarks.peers.systems import Jobline, Peers
 
 
+def _frame(raw: str) -> str:
+    """'f (pkg/mod.py:12)' -> 'f (pkg/mod.py)'."""
+    name, _, where = raw.partition(" (")
+    return f"{name} ({where.rsplit(':', 1)[0].rstrip(')')})"
+
+
+def _package(frame: str) -> str:
+    where = frame.rpartition(" (")[2].rstrip(")")
+    return where.split("/")[0] if "/" in where else where
+
+
 def top_frames(raw: Path, top: int) -> str:
-    """Own and total share of samples per frame, from py-spy's raw (collapsed) output."""
+    """Own and total share of on-CPU samples per frame and own share per package.
+
+    Start-up (module imports) is left out: it is paid once, not per job.
+    """
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    samples = 0
+    packages: Counter[str] = Counter()
+    samples = skipped = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [
-            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0] + ")"
-            for f in stack.split(";")
-        ]
+        if "_find_and_load" in stack:
+            skipped += int(count)
+            continue
+        frames = [_frame(f) for f in stack.split(";")]
         samples += int(count)
         own[frames[-1]] += int(count)
+        packages[_package(frames[-1])] += int(count)
         for frame in set(frames):
             total[frame] += int(count)
-    lines = [f"{samples} samples"]
-    for title, counter in (("own time", own), ("total time", total)):
+    lines = [f"{samples} samples after start-up ({skipped} in module imports left out)"]
+    for title, counter in (("own time, by package", packages), ("own time", own)):
         lines.append(f"top {top} by {title}:")
         lines += [f"  {100 * c / samples:5.1f} %  {f}" for f, c in counter.most_common(top)]
+    lines.append(f"top {top} jobline frames by total time:")
+    ours = [(f, c) for f, c in total.most_common() if "jobline/" in f][:top]
+    lines += [f"  {100 * c / samples:5.1f} %  {f}" for f, c in ours]
     return "\n".join(lines)
 
 

@@ -58,3 +58,15 @@ def render(results: Results, peers: list[str]) -> str:
             "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
         )
     return "\n".join(lines)
+
+
+def render_rounds(results: Results) -> str:
+    """Every round's value of the headline figures, in run order (drift shows here)."""
+    lines = []
+    for (scenario, system), rounds in results.items():
+        for figure in ("run_rate", "p50_ms", "e2e_rate"):
+            values = [r[figure] for r in rounds if figure in r]
+            if values:
+                shown = " · ".join(_fmt(v) for v in values)
+                lines.append(f"  {scenario} {figure} {system}: {shown}")
+    return "\n".join(lines)
