@@ -36,7 +36,13 @@ def run_throughput(system: System, n: int, timeout_s: float) -> dict[str, float]
             # The first job taken: cheap index lookups, every 10 ms. Then count(*) every
             # 50 ms (on 100,000 rows it costs PostgreSQL a few ms: not more often).
             t_first = wait_until("first job taken", started, procs, timeout_s)
-            t_empty = wait_until("all jobs done", lambda: left() == 0, procs, timeout_s, 0.05)
+            samples: list[tuple[float, int]] = []
+
+            def empty() -> bool:
+                samples.append((time.perf_counter(), left()))
+                return samples[-1][1] == 0
+
+            t_empty = wait_until("all jobs done", empty, procs, timeout_s, 0.05)
             rss = [p.peak_rss_mib() for p in procs]
         finally:
             for proc in procs:
@@ -47,7 +53,18 @@ def run_throughput(system: System, n: int, timeout_s: float) -> dict[str, float]
         "start_s": t_first - t_spawn,
         "queue_rate": n / queue_s,
         "peak_rss_mib": max(rss),
+        "max_stall_s": longest_stall(samples),
     }
+
+
+def longest_stall(samples: list[tuple[float, int]]) -> float:
+    """The longest time the count of jobs left did not move (runners parked?)."""
+    longest, since = 0.0, samples[0] if samples else (0.0, 0)
+    for t, count in samples:
+        if count != since[1]:
+            since = (t, count)
+        longest = max(longest, t - since[0])
+    return longest
 
 
 def latencies(procs: list[Proc]) -> list[float]:

@@ -8,6 +8,7 @@ import statistics
 FIGURES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("throughput", "run_rate"): ("1 run throughput: first taken -> all done", "jobs/s", True),
     ("throughput", "wall_rate"): ("1 run throughput: spawn -> all done", "jobs/s", True),
+    ("throughput", "max_stall_s"): ("1 longest time no job completed", "s", False),
     ("throughput", "peak_rss_mib"): ("5 peak RSS, largest process (scenario 1)", "MiB", False),
     ("latency", "p50_ms"): ("2 latency p50: trigger call -> handler start", "ms", False),
     ("latency", "p99_ms"): ("2 latency p99", "ms", False),
