@@ -10,7 +10,7 @@ import psycopg
 from benchmarks.peers.procs import Proc, wait_until
 from benchmarks.peers.systems import System
 
-WARM_UP = 3  # first triggers of a latency run, not counted (connections, group join)
+WARM_UP = 20  # first triggers, not counted: connections, group join, cold Kafka partitions
 
 
 def run_throughput(system: System, n: int, timeout_s: float) -> dict[str, float]:
