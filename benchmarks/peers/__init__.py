@@ -2,6 +2,9 @@
 
 `make bench-peers` (python -m benchmarks.peers) installs the peers (scripts/install-peers)
 and runs the scenarios; `make bench-smoke` is the same at tiny N (part of `make test`).
-Modules: procs.py (a measured subprocess), systems.py (how each system queues, runs and
-triggers jobs), throughput.py, latency.py, table.py, main.py.
+Modules: __main__.py (arguments, rounds, the report), database.py (the run's own
+databases), systems.py (how each system queues, runs and triggers jobs), procs.py (a
+measured subprocess), scenarios.py (throughput, latency), table.py, profile.py (py-spy of
+one jobline server); the peers' own sides: graphile_runner.js, pgqueuer_runner.py (run in
+their installs), and latency_plugin.py (jobline's latency job).
 """
