@@ -23,8 +23,9 @@ from pathlib import Path
 from benchmarks.environment import describe_setup, services_env
 from benchmarks.isolated import isolated_run
 from benchmarks.peers.database import bench_databases
+from benchmarks.peers.jobline_system import Jobline
 from benchmarks.peers.scenarios import run_latency, run_throughput
-from benchmarks.peers.systems import GraphileWorker, Jobline, Peers, PgQueuer, System
+from benchmarks.peers.systems import GraphileWorker, Peers, PgQueuer, System
 from benchmarks.peers.table import Results, render, render_rounds
 from benchmarks.scenario_e2e import run_end_to_end
 from jobline.logs import configure_logging

@@ -22,8 +22,9 @@ import psycopg
 
 from benchmarks.environment import services_env
 from benchmarks.peers.database import bench_databases
+from benchmarks.peers.jobline_system import Jobline
 from benchmarks.peers.procs import wait_until
-from benchmarks.peers.systems import Jobline, Peers
+from benchmarks.peers.systems import Peers
 
 
 def _frame(raw: str) -> str:
