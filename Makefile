@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: all venv services services-down pgbouncer tools alerts lint typecheck test unit integration \
-	faults demo bench clean chromium dashboard-test screenshots deploy-check deploy-sync \
-	deploy-render deploy-lint deploy-wheelhouse constraints helm
+	faults demo bench bench-peers bench-smoke clean chromium dashboard-test screenshots \
+	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
 
 all: test
 
@@ -59,7 +59,7 @@ integration: venv services tools
 faults: venv services
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
-test: venv services pgbouncer tools chromium lint typecheck alerts deploy-check
+test: venv services pgbouncer tools chromium lint typecheck alerts deploy-check bench-smoke
 	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/pgbouncer tests/dashboard \
 		tests/faults --durations=10 $(PYTEST_ARGS)
 
@@ -121,6 +121,17 @@ demo: venv services
 
 bench: venv services
 	$(BIN)/python benchmarks/baseline.py
+
+# jobline beside Graphile Worker and PgQueuer (pinned, installed into .local/peers by
+# scripts/install-peers); docs/benchmarks.md. BENCH_ARGS e.g. "--jobs 20000 --rounds 3".
+BENCH_ARGS ?=
+bench-peers: venv services
+	$(BIN)/python -m benchmarks.peers $(BENCH_ARGS)
+
+# Every scenario and every installed peer at tiny N (< 90 s), so the benchmarks cannot rot:
+# fails if a scenario errors, never because of a ratio.
+bench-smoke: venv services
+	$(BIN)/python -m benchmarks.peers --smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .tools/wheelhouse

@@ -1,0 +1,145 @@
+"""jobline side by side with Graphile Worker and PgQueuer: one run, one PostgreSQL, one table.
+
+    .venv/bin/python -m benchmarks.peers [--jobs 100000] [--rounds 3] [--latency-k 500]
+    .venv/bin/python -m benchmarks.peers --smoke     # tiny N, 1 round: part of `make test`
+
+Installs the peers first (scripts/install-peers: pinned, from the registries, into
+.local/peers; a peer that cannot be installed is left out, and said so). Everything runs in
+a database of its own, bench_<pid>, on the project's PostgreSQL (.local/services.env), one
+schema per system and round, dropped at the end; jobline's Kafka topics and group are its
+own per round too. Rounds are interleaved (each round runs every system) so that the drift
+of a shared machine spreads over all of them. Exits non-zero if any scenario fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.environment import describe_setup, services_env
+from benchmarks.isolated import isolated_run
+from benchmarks.peers.database import bench_databases
+from benchmarks.peers.jobline_system import Jobline
+from benchmarks.peers.scenarios import run_latency, run_throughput
+from benchmarks.peers.systems import GraphileWorker, Peers, PgQueuer, System
+from benchmarks.peers.table import Results, render, render_rounds
+from benchmarks.scenario_e2e import run_end_to_end
+from jobline.logs import configure_logging
+from tests.devenv import ROOT
+
+FAST_PROFILE = {"JOBLINE_RUNNER_CONCURRENCY": "200"}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000, help="jobs per throughput run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-k", type=int, default=500, help="triggers per latency run")
+    parser.add_argument("--gap-ms", type=float, default=20, help="pause between triggers")
+    parser.add_argument("--e2e-jobs", type=int, default=0, help="0: same as --jobs")
+    parser.add_argument("--smoke", action="store_true", help="300 jobs, 1 round, k=10")
+    parser.add_argument("--skip", default="", help="comma-separated: throughput,latency,e2e")
+    args = parser.parse_args()
+    if args.smoke:
+        args.jobs, args.rounds, args.latency_k, args.e2e_jobs = 300, 1, 10, 300
+    args.e2e_jobs = args.e2e_jobs or args.jobs
+    return args
+
+
+def install_peers() -> Peers:
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "install-peers")], capture_output=True, text=True, check=False
+    )
+    sys.stderr.write(out.stderr)
+    peers = Peers()
+    for line in out.stdout.splitlines():
+        name, version, where = line.split(maxsplit=2)
+        peers.dirs[name], peers.versions[name] = Path(where), version
+    return peers
+
+
+def systems(
+    db_url: str, env: dict[str, str], peers: Peers, logs: Path, smoke: bool
+) -> list[System]:
+    chosen: list[System] = [Jobline("defaults", {}, db_url, env, peers, logs)]
+    if not smoke:
+        chosen.append(Jobline("fast", FAST_PROFILE, db_url, env, peers, logs))
+    if "graphile-worker" in peers.dirs:
+        chosen.append(GraphileWorker(db_url, env, peers, logs))
+    if "pgqueuer" in peers.dirs:
+        chosen.append(PgQueuer(db_url, env, peers, logs))
+    return chosen
+
+
+def run_rounds(args: argparse.Namespace, chosen: list[System], logs: Path) -> Results:
+    results: Results = {}
+    skip = set(args.skip.split(","))
+    timeout_s = max(120.0, args.jobs / 200)
+    for rnd in range(1, args.rounds + 1):
+        for system in chosen:
+            if "throughput" not in skip:
+                print(
+                    f"[{rnd}/{args.rounds}] throughput {system.name}: {args.jobs:,} jobs",
+                    flush=True,
+                )
+                r = run_throughput(system, args.jobs, timeout_s)
+                results.setdefault(("throughput", system.name), []).append(r)
+            if "latency" in skip or system.name == "jobline fast":
+                continue
+            intakes = ["direct", "kafka"] if isinstance(system, Jobline) else [""]
+            for intake in intakes:
+                label = f"{system.name} {intake}".strip()
+                print(
+                    f"[{rnd}/{args.rounds}] latency {label}: {args.latency_k} triggers", flush=True
+                )
+                r = run_latency(system, args.latency_k, args.gap_ms, 60.0, intake)
+                results.setdefault(("latency", label), []).append(r)
+        if "e2e" not in skip:
+            results.setdefault(("e2e", "jobline defaults"), []).append(
+                run_e2e(chosen[0], args.e2e_jobs, logs)
+            )
+    return results
+
+
+def run_e2e(jobline: System, n: int, logs: Path) -> dict[str, float]:
+    print(f"  end to end jobline defaults: {n:,} triggers through Kafka", flush=True)
+    env = {**jobline.base_env, "JOBLINE_JOBS_DATABASE_URL": jobline.db_url}
+    with isolated_run(env, logs, "e2e") as ctx:
+        result = run_end_to_end(ctx, n, 10_000, max(120.0, n / 200))
+    if result.failed_jobs or result.notes:
+        raise RuntimeError(f"end to end: {result.failed_jobs} failed jobs; {result.notes}")
+    return result.figures
+
+
+def main() -> int:
+    args = parse_args()
+    configure_logging("console", "warning")
+    base_env = {**services_env(), **os.environ}
+    info, _ = describe_setup(base_env)
+    peers = install_peers()
+    logs = Path(tempfile.mkdtemp(prefix="jobline-bench-peers-"))
+    with bench_databases(base_env) as (db_url, env):
+        chosen = systems(db_url, env, peers, logs, args.smoke)
+        results = run_rounds(args, chosen, logs)
+    print(
+        f"\njobline vs peers: {args.jobs:,} jobs, {args.rounds} round(s), "
+        f"latency {args.latency_k} triggers {args.gap_ms:g} ms apart; logs in {logs}"
+    )
+    for key, value in info.items():
+        print(f"  {key}: {value}")
+    for system in chosen:
+        version = peers.versions.get(system.name, "")
+        print(f"  {system.name} {version}: {system.settings}")
+    print()
+    print(render(results, [s.name for s in chosen if not isinstance(s, Jobline)]))
+    print("\nper round (in run order):")
+    print(render_rounds(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
