@@ -48,6 +48,16 @@ def store_write(batch: SortedBatch, s: IntakeSettings, dead_letter: DeadLetter) 
     )
 
 
+def next_batch(consumer: Consumer, batch_size: int, wait_s: float) -> list[Message]:
+    """Wait up to `wait_s` for one message, then take what has already arrived (up to
+    `batch_size`) without waiting: a light trickle of triggers is persisted at once instead
+    of waiting for a batch to fill, and under load the batches are full anyway."""
+    first: list[Message] = consumer.consume(1, wait_s)
+    if not first or batch_size <= 1:
+        return first
+    return first + consumer.consume(batch_size - 1, 0)
+
+
 class IntakeService(Service):
     name = "intake"
 
@@ -167,7 +177,7 @@ class IntakeService(Service):
         consumer = self._consumer
         while not self.stopping:
             messages: list[Message] = await asyncio.to_thread(
-                consumer.consume, self._s.batch_size, self._s.batch_ms / 1000
+                next_batch, consumer, self._s.batch_size, self._s.batch_ms / 1000
             )
             raw = self._kafka.readable(messages)
             await self._kafka.recheck(consumer)
