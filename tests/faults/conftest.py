@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from jobline.config import Settings, load_settings
 from tests.faults import harness
-from tests.faults.instance import services, services_env, toxiproxy_up
+from tests.faults.instance import services, services_back, services_env, toxiproxy_up
 
 # Short settings so each scenario takes seconds: see docs/reliability.md.
 FAST_SETTINGS = {
@@ -100,7 +100,7 @@ def runs_table(env: dict[str, str]) -> Iterator[str]:
             "outcome text, at timestamptz NOT NULL DEFAULT clock_timestamp())"
         )
     yield table
-    services("up")  # a scenario may have left a service down; the next one needs them
+    services_back()  # a scenario may have left a service down; the next one needs them
     with psycopg.connect(env["JOBLINE_DATABASE_URL"], autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
 

@@ -9,6 +9,7 @@ but it is never counted as lost.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -50,8 +51,10 @@ def table(results: list[Result]) -> str:
     """The suite's table, as markdown (docs/reliability.md holds a real run's output)."""
     rows = [HEADER, *(r.row() for r in results)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in rows]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 
@@ -162,9 +165,18 @@ class Scenario:
         numbers: list[int] = []
         while not numbers and time.monotonic() < deadline:
             numbers = self.load.trigger(1)
-        assert numbers, f"{self.name}: Kafka refused every trigger for {timeout_s} s after the fault"
+        assert numbers, (
+            f"{self.name}: Kafka refused every trigger for {timeout_s} s after the fault"
+        )
         self.wait_ran(set(numbers), deadline - time.monotonic())
         return time.monotonic() - healed_at
+
+    def queued(self) -> int:
+        rows = query(
+            self.settings.jobs_database_url,
+            f"SELECT count(*) FROM {self.settings.schema_name}.jobs",
+        )
+        return int(rows[0][0]) if rows else 0
 
     def failed(self) -> int:
         rows = query(
@@ -177,10 +189,8 @@ class Scenario:
         """Stop the load, wait for every acknowledged job (up to `settle_s`), count, record."""
         self.load.stop()
         acked = set(self.load.acknowledged)
-        try:
+        with contextlib.suppress(AssertionError):  # what did not run is counted as lost
             self.wait_ran(acked, settle_s)
-        except AssertionError:
-            pass  # counted as lost below
         runs = self.runs() or {}
         result = Result(
             scenario=self.name,

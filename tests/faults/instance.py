@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -16,9 +17,7 @@ from typing import Any
 from tests.integration.helpers import ROOT
 
 INSTANCE_ENV = {
-    "JOBLINE_SERVICES_DIR": os.environ.get(
-        "JOBLINE_FAULTS_DIR", str(ROOT / ".local" / "faults")
-    ),
+    "JOBLINE_SERVICES_DIR": os.environ.get("JOBLINE_FAULTS_DIR", str(ROOT / ".local" / "faults")),
     "JOBLINE_PG_PORT": "25432",
     "JOBLINE_KAFKA_PORT": "29092",
     "JOBLINE_KAFKA_CONTROLLER_PORT": "29093",
@@ -42,6 +41,18 @@ def services(command: str, timeout_s: float = 240) -> None:
     )
     if done.returncode != 0:
         raise AssertionError(f"scripts/services {command} failed:\n{done.stdout}{done.stderr}")
+
+
+def _port_open(port: str) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", int(port))) == 0
+
+
+def services_back() -> None:
+    """Start again what a scenario left down (`up` costs seconds even when nothing is)."""
+    if not all(_port_open(INSTANCE_ENV[p]) for p in ("JOBLINE_PG_PORT", "JOBLINE_KAFKA_PORT")):
+        services("up")
 
 
 def toxiproxy_up() -> None:
@@ -84,9 +95,7 @@ class Toxiproxy:
         """(Re)create a clean proxy `name`: listen -> upstream, no toxics."""
         if name in self._call("GET", "/proxies"):
             self._call("DELETE", f"/proxies/{name}")
-        self._call(
-            "POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream}
-        )
+        self._call("POST", "/proxies", {"name": name, "listen": listen, "upstream": upstream})
 
     def half_open(self, name: str) -> None:
         """Data stops both ways; connections stay open (the `timeout` toxic, timeout 0)."""
