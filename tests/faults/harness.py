@@ -63,7 +63,7 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]] | None:
     """Rows of `sql`, or None while the database does not answer (a fault is on)."""
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-            return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql).fetchall()
     except psycopg.Error:
         return None
 

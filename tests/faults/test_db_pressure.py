@@ -12,7 +12,7 @@ from tests.faults.harness import Scenario
 from tests.integration.helpers import wait_until
 
 MakeScenario = Callable[[str], Scenario]
-HOLD_S = 8
+HOLD_S = 5
 
 
 def _grab_every_connection(url: str) -> list[psycopg.Connection]:

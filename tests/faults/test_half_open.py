@@ -13,7 +13,7 @@ from tests.faults.instance import INSTANCE_ENV, KAFKA_VIA_PROXY, PG_VIA_PROXY, T
 from tests.integration.helpers import wait_until
 
 MakeScenario = Callable[[str], Scenario]
-HALF_OPEN_S = 10
+HALF_OPEN_S = 6
 
 
 @pytest.fixture
