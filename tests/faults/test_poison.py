@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable
 
+import pytest
 from confluent_kafka import Consumer, Producer
 
 from jobline import JobMessage
@@ -24,6 +25,7 @@ def _job(**fields: object) -> bytes:
         "payload": {},
         "pluginConfigId": 1,
         "pluginConfigTeam": 42,
+        "timestamp": int(time.time() * 1000),
     }
     return json.dumps({**base, **fields}).encode()
 
@@ -40,11 +42,14 @@ POISON: dict[str, bytes] = {
     "empty_message": b"",
     "nul_in_payload": _job(payload={"s": "a\u0000b"}),
     "nul_in_type": _job(type="rec\u0000ord"),
-    "lone_surrogate": b'{"type": "record", "payload": {"s": "\\ud800"}, '
-    b'"pluginConfigId": 1, "pluginConfigTeam": 42}',
+    "nul_in_key": _job(jobKey="k\u0000"),
+    "lone_surrogate": _job(payload={"s": "\ud800"}),  # json.dumps escapes it: \\ud800
     "bigint_overflow": _job(pluginConfigId=2**70),
     "timestamp_past_year_9999": _job(timestamp=253_402_300_800_000),
     "random_bytes": os.urandom(512),
+}
+# Over the DLQ topic's 1 MB limit: the intake must still dead-letter them (truncated).
+LARGE_POISON: dict[str, bytes] = {
     "random_2mb": os.urandom(TWO_MB),
     "nul_2mb": _job(payload={"s": "\u0000" + "x" * TWO_MB}),
 }
@@ -77,22 +82,26 @@ def _dlq_count(hosts: str, topic: str, expected: int, timeout_s: float) -> int:
     return seen
 
 
-def test_poison_messages_go_to_the_dlq_and_good_ones_run_once(scenario: MakeScenario) -> None:
-    s = scenario("7 poison messages between good ones")
+@pytest.mark.parametrize("poison", [POISON, LARGE_POISON], ids=["small", "2mb"])
+def test_poison_messages_go_to_the_dlq_and_good_ones_run_once(
+    scenario: MakeScenario, poison: dict[str, bytes]
+) -> None:
+    size = "2 MB" if poison is LARGE_POISON else "every reason"
+    s = scenario(f"7 poison messages between good ones ({size})")
     (server,) = s.serve()
     stop_watch, not_ready = watch(server.ready)
-    numbers, good = s.load.messages(len(POISON) + 1)
+    numbers, good = s.load.messages(len(poison) + 1)
     values = [encode_job(good[0], 3_000_000)]
-    for bad, job in zip(POISON.values(), good[1:], strict=True):
+    for bad, job in zip(poison.values(), good[1:], strict=True):
         values += [bad, encode_job(job, 3_000_000)]
     _produce_raw(s.env["JOBLINE_KAFKA_HOSTS"], s.env["JOBLINE_JOBS_TOPIC"], values)
     s.load.acknowledged.update(numbers)
-    result = s.finish(recovery_s=None, settle_s=30)
+    result = s.finish(recovery_s=None, settle_s=20)
     stop_watch.set()
-    in_dlq = _dlq_count(s.env["JOBLINE_KAFKA_HOSTS"], s.env["JOBLINE_DLQ_TOPIC"], len(POISON), 30)
+    in_dlq = _dlq_count(s.env["JOBLINE_KAFKA_HOSTS"], s.env["JOBLINE_DLQ_TOPIC"], len(poison), 10)
     assert server.proc.poll() is None, f"the server exited:\n{server.logs()[-3000:]}"
     assert (result.lost, result.twice) == (0, 0), result
-    assert in_dlq == len(POISON), f"{in_dlq} of {len(POISON)} poison messages in the DLQ"
+    assert in_dlq == len(poison), f"{in_dlq} of {len(poison)} poison messages in the DLQ"
     assert not not_ready, f"/_ready went red at {not_ready}:\n{server.logs()[-3000:]}"
 
 
