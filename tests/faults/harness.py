@@ -172,11 +172,13 @@ class Scenario:
         return time.monotonic() - healed_at
 
     def queued(self) -> int:
+        """Rows in the jobs table (queued, running, or waiting for a retry); -1 while the
+        database does not answer."""
         rows = query(
             self.settings.jobs_database_url,
             f"SELECT count(*) FROM {self.settings.schema_name}.jobs",
         )
-        return int(rows[0][0]) if rows else 0
+        return int(rows[0][0]) if rows else -1
 
     def failed(self) -> int:
         rows = query(
@@ -189,8 +191,12 @@ class Scenario:
         """Stop the load, wait for every acknowledged job (up to `settle_s`), count, record."""
         self.load.stop()
         acked = set(self.load.acknowledged)
+        deadline = time.monotonic() + settle_s
         with contextlib.suppress(AssertionError):  # what did not run is counted as lost
             self.wait_ran(acked, settle_s)
+            # A second run (a rescued job whose first runner lives on) ends later than the
+            # first: count once the jobs table is empty, when nothing can run any more.
+            wait_until(lambda: self.queued() == 0, deadline - time.monotonic(), "", 0.25)
         runs = self.runs() or {}
         result = Result(
             scenario=self.name,

@@ -76,7 +76,10 @@ def test_postgresql_down_past_dead_after_rescues_no_live_runners_jobs(
     scenario: MakeScenario,
 ) -> None:
     s = scenario("2 PostgreSQL down > dead-after, 2 runners with long jobs")
-    s.serve(2, JOBLINE_RUNNER_CONCURRENCY="4")
+    # One runner beats every 0.5 s, the other every 1.5 s (both well inside the 3 s
+    # dead-after): when PostgreSQL is back, the fast one sees the slow one's stale row first.
+    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="4")
+    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="4", JOBLINE_RUNNER_HEARTBEAT_S="1.5")
     s.load.job_type, s.load.payload = "record_slow", {"sleep": 10}
     assert len(s.load.trigger(8)) == 8
     wait_until(lambda: _holders(s) == 2, 30, "the two runners did not both take long jobs")
