@@ -64,25 +64,31 @@ def test_postgresql_crash_under_load_loses_no_job(scenario: MakeScenario) -> Non
     assert result.twice <= CONCURRENCY, result
 
 
-def _holders(s: Scenario) -> int:
+def _held(s: Scenario) -> dict[str | None, int]:
+    """Jobs per runner id that holds them (None: not locked)."""
     rows = query(
         s.settings.jobs_database_url,
-        f"SELECT count(DISTINCT locked_by) FROM {s.settings.schema_name}.jobs",
+        f"SELECT locked_by, count(*) FROM {s.settings.schema_name}.jobs GROUP BY locked_by",
     )
-    return int(rows[0][0]) if rows else 0
+    return {runner: int(count) for runner, count in rows or []}
 
 
 def test_postgresql_down_past_dead_after_rescues_no_live_runners_jobs(
     scenario: MakeScenario,
 ) -> None:
     s = scenario("2 PostgreSQL down > dead-after, 2 runners with long jobs")
-    # One runner beats every 0.5 s, the other every 1.5 s (both well inside the 3 s
-    # dead-after): when PostgreSQL is back, the fast one sees the slow one's stale row first.
-    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="4")
-    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="4", JOBLINE_RUNNER_HEARTBEAT_S="1.5")
-    s.load.job_type, s.load.payload = "record_slow", {"sleep": 10}
+    # A runner holds up to twice its concurrency (running + fetched ahead): with 2 each,
+    # 8 jobs are shared 4 and 4. One beats every 0.5 s, the other every 1.5 s (both well
+    # inside the 3 s dead-after): when PostgreSQL is back, the fast one sees the slow one's
+    # stale row first. The jobs outlast the outage, so their first runs end after it.
+    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="2")
+    s.serve(1, JOBLINE_RUNNER_CONCURRENCY="2", JOBLINE_RUNNER_HEARTBEAT_S="1.5")
+    s.load.job_type, s.load.payload = "record_slow", {"sleep": 12}
     assert len(s.load.trigger(8)) == 8
-    wait_until(lambda: _holders(s) == 2, 30, "the two runners did not both take long jobs")
+    try:
+        wait_until(lambda: len(_held(s).keys() - {None}) == 2, 30, "")
+    except AssertionError:
+        raise AssertionError(f"the two runners did not both take jobs: {_held(s)}") from None
     services("crash-postgres")
     time.sleep(7)  # over twice JOBLINE_RUNNER_DEAD_AFTER_S: every heartbeat is stale
     services("up")
