@@ -31,7 +31,6 @@ FAST_SETTINGS = {
     "JOBLINE_INTAKE_SESSION_TIMEOUT_S": "6",
     "JOBLINE_INTAKE_DB_DOWN_EXIT_S": "120",
     "JOBLINE_JOB_TIMEOUT_S": "20",
-    "JOBLINE_MAX_MESSAGE_BYTES": "3000000",
 }
 # The 2 MB poison values must reach the intake: the jobs topic takes them, the DLQ does not.
 JOBS_TOPIC_MAX_BYTES = "4000000"
