@@ -96,3 +96,20 @@ def test_postgresql_down_past_dead_after_rescues_no_live_runners_jobs(
     result = s.finish(s.recovery(time.monotonic()))
     _servers_alive(s)
     assert (result.lost, result.twice) == (0, 0), result
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize("service", ["postgres", "kafka"])
+def test_clean_restart_under_load_loses_nothing_and_runs_nothing_twice(
+    scenario: MakeScenario, service: str
+) -> None:
+    s = scenario(f"1/2 {service} restarted cleanly under load")
+    (server,) = s.serve()
+    _start_load(s)
+    services(f"restart-{service}")
+    result = s.finish(s.recovery(time.monotonic()))
+    _servers_alive(s)
+    assert (result.lost, result.twice) == (0, 0), result
+    # the outage was seen and ridden out, not missed
+    seen = "runner.listen_lost" if service == "postgres" else "intake.kafka_error"
+    assert server.events(seen), server.logs()[-3000:]
