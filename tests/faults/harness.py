@@ -171,6 +171,15 @@ class Scenario:
         self.wait_ran(set(numbers), deadline - time.monotonic())
         return time.monotonic() - healed_at
 
+    def longest_pause_s(self) -> float:
+        """The longest time between two successive runs: proof that a fault was felt."""
+        rows = query(
+            self.env["JOBLINE_DATABASE_URL"],
+            "SELECT coalesce(extract(epoch FROM max(gap)), 0) FROM (SELECT at - lag(at) "
+            f"OVER (ORDER BY at) AS gap FROM {self.runs_table}) AS gaps",
+        )
+        return float(rows[0][0]) if rows else 0.0
+
     def queued(self) -> int:
         """Rows in the jobs table (queued, running, or waiting for a retry); -1 while the
         database does not answer."""

@@ -37,6 +37,8 @@ def _half_open_under_load(s: Scenario, toxiproxy: Toxiproxy, link: str) -> None:
     for server in s.servers:
         assert server.proc.poll() is None, f"a server exited:\n{server.logs()[-3000:]}"
     assert (result.lost, result.twice) == (0, 0), result
+    # the toxic did stall the pipeline (or this test would prove nothing)
+    assert s.longest_pause_s() >= HALF_OPEN_S / 2, f"no pause in the runs: {link} not faulted?"
 
 
 def test_half_open_jobs_db_connection_recovers_and_loses_nothing(
