@@ -5,9 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all venv services services-down pgbouncer tools alerts lint typecheck test unit integration \
-	faults demo bench bench-peers bench-smoke clean chromium dashboard-test screenshots \
-	deploy-check deploy-sync deploy-render deploy-lint deploy-wheelhouse constraints helm
+.PHONY: all venv services services-down pgbouncer tools alerts toxiproxy lint typecheck test unit \
+	integration faults chaos faults-down demo bench bench-peers bench-smoke clean chromium \
+	dashboard-test screenshots deploy-check deploy-sync deploy-render deploy-lint \
+	deploy-wheelhouse constraints helm
 
 all: test
 
@@ -55,13 +56,33 @@ unit: venv
 integration: venv services tools
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-# Restarts PostgreSQL and Kafka under load and counts jobs lost and run twice.
-faults: venv services
-	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
+# The fault suite (docs/reliability.md) runs on its OWN PostgreSQL, Kafka and Toxiproxy
+# (.local/faults, ports 25432/29092/29093/28474; its session fixture starts them), never on
+# the shared ones: it crashes and restarts them. Kafka's jars are shared with `services`.
+FAULTS_ENV := JOBLINE_SERVICES_DIR=$(CURDIR)/.local/faults JOBLINE_PG_PORT=25432 \
+	JOBLINE_KAFKA_PORT=29092 JOBLINE_KAFKA_CONTROLLER_PORT=29093 JOBLINE_KAFKA_PROXIED_PORT=29094 \
+	JOBLINE_KAFKA_PROXIED_ADVERTISED_PORT=29095 JOBLINE_TOXIPROXY_PORT=28474
 
-test: venv services pgbouncer tools chromium lint typecheck alerts deploy-check bench-smoke
+toxiproxy:
+	scripts/toxiproxy install
+
+# Counts, per scenario, jobs lost and run twice; prints the table. Part of `make test`.
+faults: venv toxiproxy
+	$(BIN)/pytest tests/faults -m "not chaos" --durations=0 $(PYTEST_ARGS)
+
+# The long scenarios (Kafka down a minute, real-minute scheduler ticks, ...): nightly, not
+# in `make test`.
+chaos: venv services toxiproxy
+	$(BIN)/pytest tests/faults tests/integration -m chaos --durations=0 $(PYTEST_ARGS)
+
+# Stops the fault suite's private services (the shared ones are left alone).
+faults-down:
+	$(FAULTS_ENV) scripts/toxiproxy down
+	$(FAULTS_ENV) scripts/services down
+
+test: venv services pgbouncer tools toxiproxy chromium lint typecheck alerts deploy-check bench-smoke
 	$(BIN)/pytest tests/unit tests/conformance tests/integration tests/pgbouncer tests/dashboard \
-		tests/faults --durations=10 $(PYTEST_ARGS)
+		tests/faults -m "not chaos" --durations=10 $(PYTEST_ARGS)
 
 # Debian's Chromium for the dashboard's browser tests: Playwright (a Python wheel with its
 # driver) launches it by path; `playwright install` cannot download browsers here.
