@@ -8,6 +8,7 @@ under the connection's server-side timeouts and the client-side deadline `call_t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -67,6 +68,9 @@ class JobsDBConnection:
         # the due index, walked in order, is then the only cheap plan, whatever the
         # statistics (never analyzed, or analyzed while the table was empty).
         self._fetch_pool = self._new_pool("jobs-db-fetch", options + FETCH_CONNECTION_OPTIONS, 1, 2)
+        self._options = options
+        #: the heartbeat's own connection (runner_ops.py): outside the pools' reconnect backoff
+        self._beat_conn: psycopg.AsyncConnection[TupleRow] | None = None
 
     def _new_pool(self, name: str, options: str, min_size: int, max_size: int) -> Pool:
         return AsyncConnectionPool(
@@ -94,8 +98,22 @@ class JobsDBConnection:
             ) from exc
 
     async def close(self) -> None:
+        await self._drop_beat_connection()
         await self._fetch_pool.close()
         await self._pool.close()
+
+    async def _beat_connection(self) -> psycopg.AsyncConnection[TupleRow]:
+        if self._beat_conn is None or self._beat_conn.closed:
+            self._beat_conn = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, **self.limits.connect_kwargs(self._options)
+            )
+        return self._beat_conn
+
+    async def _drop_beat_connection(self) -> None:
+        conn, self._beat_conn = self._beat_conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
 
     @property
     def pool(self) -> Pool:

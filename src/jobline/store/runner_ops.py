@@ -101,7 +101,17 @@ class RunnerOps(JobsDBConnection):
             "pid": beat.pid,
             "capabilities": list(beat.capabilities),
         }
-        await self._rows("heartbeat", params)
+        # On a connection of its own, made again at the next beat when lost: after a jobs-DB
+        # outage a live runner beats again within one interval, while its pools may still
+        # wait out psycopg_pool's reconnect backoff (seconds); a peer back first would
+        # otherwise take it for dead and rescue jobs it is still running.
+        try:
+            async with asyncio.timeout(self.call_timeout_s):
+                conn = await self._beat_connection()
+                await conn.execute(Q["heartbeat"], params)
+        except BaseException:
+            await self._drop_beat_connection()
+            raise
 
     async def remove_runner(self, runner_id: str) -> None:
         await self._rows("remove_runner", {"runner_id": runner_id})
