@@ -16,6 +16,7 @@ from psycopg import sql
 
 from jobline.dburl import DbLimits, connect_session
 from jobline.logs import get_logger
+from jobline.retry import Backoff
 from jobline.service import Service, ServiceStatus
 
 log = get_logger("jobline.plugins.config_watcher")
@@ -47,18 +48,20 @@ class ConfigWatcher(Service):
         self._last_error = ""
 
     async def _main(self) -> None:
-        delay = 0.2
+        backoff = Backoff(0.2, 5.0)  # the reconnect helper every LISTEN loop shares
         while not self.stopping:
             try:
                 if await self._listen_until_stopped():
                     return
             except (psycopg.Error, OSError) as exc:
                 self._last_error = str(exc).strip()
-                log.warning("plugins.config_listen_lost", error=self._last_error, retry_in_s=delay)
+            if self._listening:
+                backoff.reset()  # it had worked: start over from the short delay
+            delay = backoff.next()
+            log.warning("plugins.config_listen_lost", error=self._last_error, retry_in_s=delay)
             self._listening = False
             self._announce(None)
             await self.sleep_unless_stopping(delay)
-            delay = min(delay * 2, 5.0)
 
     async def _listen_until_stopped(self) -> bool:
         """True when stopped; returns False or raises when the connection was lost."""

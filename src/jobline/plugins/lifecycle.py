@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from jobline.logs import get_logger
 from jobline.metrics import PLUGIN_SETUPS
 from jobline.plugins.configs import PluginConfig
 from jobline.plugins.plugin import Plugin
+from jobline.retry import Backoff
 
 log = get_logger("jobline.plugins.lifecycle")
 
@@ -90,6 +90,8 @@ class PluginLifecycle:
         if plugin.setup is None:
             return state
         error = ""
+        # Jittered: after a deploy every runner sets its configs up at once.
+        backoff = Backoff(self._policy.base_delay_s, self._policy.base_delay_s * 2**4)
         for attempt in range(1, self._policy.attempts + 1):
             try:
                 meta = self._make_meta(plugin, config, state.global_)
@@ -100,7 +102,7 @@ class PluginLifecycle:
                 log.warning(
                     "plugins.setup_failed", plugin_config_id=config.id, attempt=attempt, error=error
                 )
-                await asyncio.sleep(self._delay(attempt) if attempt < self._policy.attempts else 0)
+                await asyncio.sleep(backoff.next() if attempt < self._policy.attempts else 0)
                 continue
             PLUGIN_SETUPS.labels("ok").inc()
             await self._errors.set_setup_error(config.id, None)
@@ -114,11 +116,6 @@ class PluginLifecycle:
         log.error("plugins.config_errored", plugin_config_id=state.config.id, error=state.error)
         await self._errors.set_setup_error(state.config.id, state.error)
         return state
-
-    def _delay(self, attempt: int) -> float:
-        # Jittered: after a deploy every runner sets its configs up at once.
-        base: float = self._policy.base_delay_s * 2.0 ** (attempt - 1)
-        return base / 2 + random.uniform(0, base / 2)
 
     async def _teardown(self, state: ConfigState) -> None:
         if state.plugin.teardown is None:
