@@ -64,7 +64,7 @@ def test_a_valid_trigger_is_accepted_and_its_job_runs(
 BAD_TRIGGERS: list[tuple[str | None, Any, int, str]] = [
     ("wrong", {"type": "record", "payload": {"n": 1}}, 401, "bearer token"),
     (None, {"type": "record", "payload": {"n": 1}}, 401, "bearer token"),
-    (TOKEN, {"type": "record", "payload": {"n": "one"}}, 422, "must be a integer"),
+    (TOKEN, {"type": "record", "payload": {"n": "one"}}, 422, "type integer, got string"),
     (TOKEN, {"type": "record", "payload": {}}, 422, "required field 'n'"),
     (TOKEN, {"type": "record_sync", "payload": {"n": 1}}, 422, "not a public job"),
     (TOKEN, {"type": "record", "payload": {"n": 1}, "when": 3}, 400, "unknown field"),
@@ -80,6 +80,19 @@ def test_bad_triggers_are_refused_with_the_reason(
     for token, body, status, says in BAD_TRIGGERS:
         got, answer = _post(api_server.port, f"/api/plugin_configs/{config_id}/jobs", body, token)
         assert (got, says in answer.get("error", "")) == (status, True), (body, answer)
+
+
+def test_a_config_of_a_plugin_this_server_does_not_load_is_refused_with_the_fix(
+    env: dict[str, str], api_server: ServeProcess
+) -> None:
+    config_id = add_config(env, plugin="ticker")
+    status, answer = _post(
+        api_server.port,
+        f"/api/plugin_configs/{config_id}/jobs",
+        {"type": "record", "payload": {"n": 1}},
+    )
+    assert status == 422
+    assert "'ticker'" in answer["error"] and "JOBLINE_PLUGINS" in answer["error"]
 
 
 def test_an_unknown_plugin_config_is_not_found(api_server: ServeProcess) -> None:

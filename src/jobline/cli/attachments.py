@@ -35,7 +35,10 @@ def attach(
 ) -> None:
     """Attach a file to a plugin config (replaces one of the same name)."""
     if not file.is_file():
-        raise ConfigError(f"--file {str(file)!r} is not a readable file")
+        raise ConfigError(
+            f"--file {str(file)!r} is not a readable file (missing, a directory, or not "
+            "permitted): pass the path of the file to attach"
+        )
     size = file.stat().st_size
     if size > MAX_ATTACHMENT_BYTES:
         raise ConfigError(

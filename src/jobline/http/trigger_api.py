@@ -70,7 +70,11 @@ class TriggerApi:
             body = await self._body(request)
             plugin = self._registry.get(config.plugin)
             if plugin is None:
-                raise BadTrigger(422, f"plugin {config.plugin!r} is not loaded in this process")
+                raise BadTrigger(
+                    422,
+                    f"plugin {config.plugin!r} of plugin config {config.id} is not loaded by "
+                    "this API server: add it to this deployment's JOBLINE_PLUGINS",
+                )
             trigger = parse_trigger(body, plugin, datetime.now(UTC))
             job = _message(trigger, config, str(uuid.uuid4()))
             await self._producer.send_async([job])

@@ -72,8 +72,8 @@ def check_payload(payload: Any, spec: Mapping[str, PayloadField], job_type: str)
         if wrong_bool or not isinstance(value, _PY_TYPES[field.type]):
             raise BadTrigger(
                 422,
-                f"payload field {name!r} of {job_type!r} must be a {field.type}, "
-                f"got {type(value).__name__}",
+                f"payload field {name!r} of {job_type!r} must be of JSON type {field.type}, "
+                f"got {_json_type(value)}",
             )
     extra = sorted(set(payload) - set(spec))
     if extra:
@@ -97,3 +97,16 @@ def _run_at(body: dict[str, Any], now: datetime) -> datetime:
             ) from None
         return when if when.tzinfo else when.replace(tzinfo=UTC)
     return now
+
+
+def _json_type(value: object) -> str:
+    """The JSON name of a decoded value's type, as the client wrote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
