@@ -1,9 +1,11 @@
 """RunnerService: fetch due jobs in batches, run them concurrently, write outcomes in batches.
 
-Up to `concurrency` jobs run at once; up to as many more wait, fetched and locked, for a
+Up to `concurrency` jobs run at once; up to `prefetch` more wait, fetched and locked, for a
 free slot. Fetching the next batch while the current one runs keeps the runner from
-idling one database round trip per batch. On stop the waiting ones are handed back at
-once; the running ones get the grace.
+idling one database round trip per batch; with short jobs a large prefetch makes each
+round trip bring many jobs. While jobs wait here, a refill waits until it can bring a
+quarter of the room, so that short jobs do not turn into one fetch each. On stop the
+waiting ones are handed back at once; the running ones get the grace.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class RunnerSettings:
     shutdown_reserve_s: float = 5.0
     #: readiness turns false with more sync handlers than this running past their timeout
     zombie_threads_unready: int = 10
+    #: fetched and locked ahead of a free slot (the local queue); None: `concurrency`
+    prefetch: int | None = None
 
 
 class RunnerService(Service):
@@ -83,7 +87,9 @@ class RunnerService(Service):
         self._zombie_jobs: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        self._capacity = 2 * settings.concurrency
+        prefetch = settings.concurrency if settings.prefetch is None else settings.prefetch
+        self._capacity = settings.concurrency + prefetch
+        self._refill_at_least = max(1, self._capacity // 4)
         self._slot_free = asyncio.Event()
         self._aux: list[asyncio.Task[None]] = []
         self._completer_stop = asyncio.Event()
@@ -137,8 +143,9 @@ class RunnerService(Service):
         backoff = Backoff(0.2, 5.0)
         while not self.stopping:
             RUNNER_RUNNING.set(len(self._running))  # here, not per job: it is a sample
-            free = min(self._capacity - len(self._in_flight), self._s.concurrency)
-            if free <= 0:
+            free = self._capacity - len(self._in_flight)
+            waiting = len(self._in_flight) - len(self._running)
+            if free <= 0 or (waiting > 0 and free < self._refill_at_least):
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free, self._s.poll_interval_s)
                 continue
