@@ -70,9 +70,8 @@ class PluginLogger:
     ) -> None:
         self._buffer = buffer
         self._ids = (plugin_config_id, job_id, job_type)
-        self._log: structlog.typing.FilteringBoundLogger = get_logger("plugin").bind(
-            plugin_config_id=plugin_config_id, job_id=job_id, job_type=job_type
-        )
+        # Bound at the first entry: most jobs log nothing, and a bind per job costs.
+        self._bound: structlog.typing.FilteringBoundLogger | None = None
 
     def debug(self, message: str, **fields: Any) -> None:
         self._emit("debug", message, fields)
@@ -87,8 +86,12 @@ class PluginLogger:
         self._emit("error", message, fields)
 
     def _emit(self, level: str, message: str, fields: dict[str, Any]) -> None:
-        getattr(self._log, level)(message, **fields)
         config_id, job_id, job_type = self._ids
+        if self._bound is None:
+            self._bound = get_logger("plugin").bind(
+                plugin_config_id=config_id, job_id=job_id, job_type=job_type
+            )
+        getattr(self._bound, level)(message, **fields)
         entry = PluginLogEntry(
             config_id,
             level,

@@ -66,6 +66,14 @@ def _our_cancellation() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def _job_log(job: FetchedJob) -> Any:
+    # Bound only where a job's events are logged (failures, meta outside a server): a bind
+    # per successful job is a measurable share of a trivial job's cost.
+    return log.bind(
+        job_id=job.id, type=job.type, plugin_config_id=job.plugin_config_id, team_id=job.team_id
+    )
+
+
 def describe(exc: BaseException) -> str:
     if isinstance(exc, HandlerExited):
         return str(exc)
@@ -101,16 +109,13 @@ class JobExecutor:
         if isinstance(definition, Outcome):
             return Run(definition)
         assert config is not None
-        bound = log.bind(
-            job_id=job.id, type=job.type, plugin_config_id=job.plugin_config_id, team_id=job.team_id
-        )
         if self._context is not None:
             plugin = self._registry.get(config.plugin)
             assert plugin is not None  # admission checked it
             setup_error = await self._context.prepare(plugin, config)
             if setup_error is not None:
                 return Run(self._admission.setup_failing(job, setup_error))
-        meta = self._meta(job, config, bound)
+        meta = self._meta(job, config)
         metrics = self._metrics_of(job.type)
         metrics.lag.observe(max(0.0, (datetime.now(UTC) - job.run_at).total_seconds()))
         started = time.perf_counter()
@@ -129,12 +134,12 @@ class JobExecutor:
             elapsed = time.perf_counter() - started
             metrics.duration.observe(elapsed)
             metrics.success.inc()
-            bound.debug("job.completed", ms=round(elapsed * 1000, 2))
+            log.debug("job.completed", job_id=job.id, ms=round(elapsed * 1000, 2))
             return Run(Outcome(job.id, Result.SUCCESS))
         metrics.duration.observe(time.perf_counter() - started)
-        return Run(self._failure(job, definition, clean_error(error), bound), zombie)
+        return Run(self._failure(job, definition, clean_error(error)), zombie)
 
-    def _meta(self, job: FetchedJob, config: PluginConfig, bound: Any) -> JobMeta:
+    def _meta(self, job: FetchedJob, config: PluginConfig) -> JobMeta:
         attempt = job.attempts + 1
         if self._context is not None:
             identity = JobIdentity(job.id, job.type, job.plugin_config_id, job.team_id, attempt)
@@ -147,7 +152,7 @@ class JobExecutor:
             job_id=job.id,
             job_type=job.type,
             attempt=attempt,
-            logger=bound,
+            logger=_job_log(job),
         )
 
     async def _call(self, definition: JobDefinition, payload: Any, meta: JobMeta) -> None:
@@ -208,9 +213,8 @@ class JobExecutor:
 
         work.done.add_done_callback(ended)
 
-    def _failure(
-        self, job: FetchedJob, definition: JobDefinition, error: str, bound: Any
-    ) -> Outcome:
+    def _failure(self, job: FetchedJob, definition: JobDefinition, error: str) -> Outcome:
+        bound = _job_log(job)
         policy = self.policies.retry_of(definition)
         attempts = job.attempts + 1
         max_attempts = policy.limit(job.max_attempts)

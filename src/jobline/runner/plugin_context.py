@@ -45,6 +45,17 @@ class JobIdentity:
     attempt: int
 
 
+#: configs whose meta parts are kept; past it the cache starts again (the parts hold no state)
+_PARTS_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _ConfigParts:
+    jobs: ConfigJobs
+    storage: PluginStorage
+    attachments: PluginAttachments
+
+
 class PluginContext:
     def __init__(
         self,
@@ -57,6 +68,8 @@ class PluginContext:
         self._producer = producer
         self._log_buffer = log_buffer
         self.lifecycle = PluginLifecycle(main_db, self._config_meta, setup_policy)
+        # The config-scoped parts of a job's meta, made once per config, not once per job.
+        self._parts: dict[int, _ConfigParts] = {}
 
     async def prepare(self, plugin: Plugin, config: PluginConfig) -> str | None:
         """Set the config up if needed; a returned error means: postpone its jobs."""
@@ -65,19 +78,32 @@ class PluginContext:
         return (await self.lifecycle.prepare(plugin, config)).error
 
     def job_meta(self, job: JobIdentity, config: PluginConfig) -> JobMeta:
+        parts = self._parts_of(job.plugin_config_id, job.team_id)
         return JobMeta(
             config=config.settings,
             team_id=job.team_id,
             plugin_config_id=job.plugin_config_id,
-            jobs=ConfigJobs(self._producer, job.plugin_config_id, job.team_id),
+            jobs=parts.jobs,
             job_id=job.id,
             job_type=job.type,
             attempt=job.attempt,
             logger=PluginLogger(self._log_buffer, job.plugin_config_id, job.id, job.type),
-            storage=PluginStorage(self._main_db, job.plugin_config_id),
-            attachments=PluginAttachments(self._main_db, job.plugin_config_id),
+            storage=parts.storage,
+            attachments=parts.attachments,
             global_=self.lifecycle.global_of(job.plugin_config_id),
         )
+
+    def _parts_of(self, config_id: int, team_id: int) -> _ConfigParts:
+        parts = self._parts.get(config_id)
+        if parts is None or parts.jobs.team_id != team_id:
+            if len(self._parts) >= _PARTS_KEPT:
+                self._parts.clear()  # stateless parts: rebuilt on demand
+            parts = self._parts[config_id] = _ConfigParts(
+                ConfigJobs(self._producer, config_id, team_id),
+                PluginStorage(self._main_db, config_id),
+                PluginAttachments(self._main_db, config_id),
+            )
+        return parts
 
     def _config_meta(
         self, plugin: Plugin, config: PluginConfig, global_: dict[str, Any]
