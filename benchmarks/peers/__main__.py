@@ -31,7 +31,7 @@ from benchmarks.scenario_e2e import run_end_to_end
 from jobline.logs import configure_logging
 from tests.devenv import ROOT
 
-FAST_PROFILE = {"JOBLINE_RUNNER_CONCURRENCY": "200"}
+FAST_PROFILE = {"JOBLINE_RUNNER_CONCURRENCY": "50", "JOBLINE_RUNNER_PREFETCH": "500"}
 
 
 def parse_args() -> argparse.Namespace:
