@@ -131,6 +131,8 @@ class Settings(BaseSettings):
     # logs
     log_format: str = Field(default="auto", pattern=r"^(auto|json|console)$")
     log_level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
+    #: the servers' event loop: uvloop when installed (the `fast` extra), or as named
+    event_loop: str = Field(default="auto", pattern=r"^(auto|asyncio|uvloop)$")
 
     @field_validator("retry_cap_s")
     @classmethod

@@ -16,6 +16,7 @@ from confluent_kafka import KafkaException
 from rich.console import Console
 from rich.table import Table
 
+from jobline import event_loop
 from jobline.cli import attachments as cli_attachments
 from jobline.cli import audit, config_controls, dlq, doctor_cmd, failed, jobs, runners, status_cmd
 from jobline.cli import logs as cli_logs
@@ -94,7 +95,8 @@ def serve(
         overrides["capabilities"] = capabilities
     settings = _settings(**overrides)
     caps = resolve_capabilities(settings.mode, settings.capabilities)
-    code = _run(Server(settings, caps).run())
+    _, factory = event_loop.loop_factory(settings.event_loop)
+    code = event_loop.run(Server(settings, caps).run(), factory)
     sys.stdout.flush()
     sys.stderr.flush()
     # A sync handler still running past the grace holds a thread that cannot be killed;

@@ -50,6 +50,7 @@ class Server:
                     "server.started",
                     capabilities=sorted(c.value for c in self.capabilities),
                     intake=self.settings.intake.value,
+                    event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0],
                 )
                 exit_code = await self._wait_for_stop_or_failure()
             finally:
