@@ -100,7 +100,7 @@ class Settings(BaseSettings):
 
     # runner
     runner_concurrency: int = Field(default=20, ge=1, le=10_000)
-    #: jobs fetched ahead and held locked for a free slot; unset: as many as the concurrency
+    #: jobs fetched ahead and held locked for a free slot; unset: ~50 ms of work (adaptive)
     runner_prefetch: int | None = Field(default=None, ge=0, le=100_000)
     runner_poll_interval_s: float = Field(default=5.0, gt=0, le=3600)
     runner_heartbeat_s: float = Field(default=5.0, gt=0, le=600)

@@ -45,8 +45,8 @@ def test_the_runner_and_intake_settings_come_from_the_server_settings() -> None:
     assert intake_settings(settings).batch_size == 33
 
 
-def test_the_runner_prefetches_as_many_as_its_concurrency_unless_told() -> None:
-    assert runner_settings(load_settings(runner_concurrency=7)).prefetch == 7
+def test_the_runner_prefetch_is_adaptive_unless_told() -> None:
+    assert runner_settings(load_settings(runner_concurrency=7)).prefetch is None
     assert runner_settings(load_settings(runner_concurrency=7, runner_prefetch=0)).prefetch == 0
     assert runner_settings(load_settings(runner_prefetch=500)).prefetch == 500
 

@@ -1,10 +1,11 @@
 """RunnerService: fetch due jobs in batches, run them concurrently, write outcomes in batches.
 
-Up to `concurrency` jobs run at once; up to `prefetch` more wait, fetched and locked, for a
-free slot. Fetching the next batch while the current one runs keeps the runner from
-idling one database round trip per batch; with short jobs a large prefetch makes each
-round trip bring many jobs. While jobs wait here, a refill waits until it can bring a
-quarter of the room, so that short jobs do not turn into one fetch each. On stop the
+Up to `concurrency` jobs run at once; more wait, fetched and locked, for a free slot
+(the local queue, sized by runner/prefetch.py: fixed, or about 50 ms of work). Fetching the
+next batch while the current one runs keeps the runner from idling one database round trip
+per batch; with short jobs a large local queue makes each round trip bring many jobs. While
+jobs wait here, a refill waits until it can bring a quarter of the room, so that short jobs
+do not turn into one fetch each. On stop the
 waiting ones are handed back at once; the running ones get the grace.
 """
 
@@ -31,6 +32,7 @@ from jobline.runner.orphans import OrphanSweeper
 from jobline.runner.outcome import Outcome, Result
 from jobline.runner.plugin_context import PluginContext
 from jobline.runner.policies import ExecutionPolicy, JobPolicies
+from jobline.runner.prefetch import PrefetchSize
 from jobline.runner.threads import HandlerThreads
 from jobline.runner.wakeup import WakeUp
 from jobline.service import Service, ServiceStatus
@@ -50,7 +52,7 @@ class RunnerSettings:
     shutdown_reserve_s: float = 5.0
     #: readiness turns false with more sync handlers than this running past their timeout
     zombie_threads_unready: int = 10
-    #: fetched and locked ahead of a free slot (the local queue); None: `concurrency`
+    #: fetched and locked ahead of a free slot (the local queue); None: adaptive
     prefetch: int | None = None
 
 
@@ -87,9 +89,7 @@ class RunnerService(Service):
         self._zombie_jobs: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(settings.concurrency)
-        prefetch = settings.concurrency if settings.prefetch is None else settings.prefetch
-        self._capacity = settings.concurrency + prefetch
-        self._refill_at_least = max(1, self._capacity // 4)
+        self._prefetch = PrefetchSize(settings.prefetch, least=settings.concurrency)
         self._slot_free = asyncio.Event()
         self._aux: list[asyncio.Task[None]] = []
         self._completer_stop = asyncio.Event()
@@ -143,9 +143,10 @@ class RunnerService(Service):
         backoff = Backoff(0.2, 5.0)
         while not self.stopping:
             RUNNER_RUNNING.set(len(self._running))  # here, not per job: it is a sample
-            free = self._capacity - len(self._in_flight)
+            capacity = self._s.concurrency + self._prefetch.size(time.monotonic())
+            free = capacity - len(self._in_flight)
             waiting = len(self._in_flight) - len(self._running)
-            if free <= 0 or (waiting > 0 and free < self._refill_at_least):
+            if free <= 0 or (waiting > 0 and free < capacity // 4):
                 self._slot_free.clear()
                 await self._wait_any(self._slot_free, self._s.poll_interval_s)
                 continue
@@ -231,6 +232,7 @@ class RunnerService(Service):
         self._running.discard(job.id)
         self._in_flight.pop(job.id, None)
         self._slot_free.set()
+        self._prefetch.completed()
         if run.zombie is not None:
             await self._outlive_zombie(job, run.zombie)
         self._completer.add(run.outcome)

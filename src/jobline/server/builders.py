@@ -76,7 +76,7 @@ def runner_settings(s: Settings) -> RunnerSettings:
     )
     return RunnerSettings(
         concurrency=s.runner_concurrency,
-        prefetch=s.runner_concurrency if s.runner_prefetch is None else s.runner_prefetch,
+        prefetch=s.runner_prefetch,
         poll_interval_s=s.runner_poll_interval_s,
         policy=policy,
         max_beat_age_s=s.runner_dead_after_s / 2,
