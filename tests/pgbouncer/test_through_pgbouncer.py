@@ -18,10 +18,10 @@ from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
+from tests.db_route import pgbouncer_clients
 from tests.devenv import run_jobline
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
 from tests.integration.test_pipeline import JOBS, _assert_each_ran_once, _jobs
-from tests.pgbouncer.conftest import pgbouncer_clients
 
 
 def _application_names(env: dict[str, str], role: str) -> set[str]:
