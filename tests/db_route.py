@@ -174,3 +174,10 @@ def not_through_pgbouncer(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         selected_route() == PGBOUNCER, reason=f"not through PgBouncer: {reason}"
     )
+
+
+def direct_url_of(env: Mapping[str, str], key: str) -> str:
+    """For a test's own connection that must reach PostgreSQL itself (its backend pid, a
+    held lock seen by pid): the direct URL beside `key`'s URL on the PgBouncer route, the
+    URL itself otherwise. jobline's own code finds the direct URL in its settings."""
+    return env.get(key.replace("_URL", "_DIRECT_URL")) or env[key]
