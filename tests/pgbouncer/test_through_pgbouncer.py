@@ -18,6 +18,7 @@ from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
+from jobline.runner.sampler import SamplerService
 from tests.db_route import pgbouncer_clients
 from tests.devenv import run_jobline
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
@@ -165,3 +166,24 @@ def test_migrate_puts_the_schema_on_the_roles_search_path_and_says_so(
     for _, config in rows:
         assert f"search_path={schema}, public" in config
         assert "statement_timeout=30000ms" in config, config
+
+
+async def test_the_sampler_holds_its_election_lock_on_the_direct_url(
+    settings: Settings, role: str, pgbouncer_address: str
+) -> None:
+    """The sampler's leader lock is session state: through PgBouncer its connection (with
+    the `options` it used to send) was refused, and a lock there would leak to other
+    clients of the server connection."""
+    async with opened(jobs_db_for(settings), migrate_first=True) as db:
+        sampler = SamplerService(db, interval_s=0.2, dead_after_s=30)
+        await sampler.start()
+        try:
+            for _ in range(50):
+                if sampler.leader:
+                    break
+                await asyncio.sleep(0.1)
+            assert sampler.leader, sampler.status().detail
+            clients = {name for _, name in pgbouncer_clients(pgbouncer_address, role)}
+            assert "jobline-health" not in clients
+        finally:
+            await sampler.stop(1.0)
