@@ -12,6 +12,7 @@ import pytest
 from tests.db_route import PGBOUNCER, DbRoute, db_route
 from tests.integration.conftest import (
     env,
+    jobs_db,
     kafka_topics,
     runs_table,
     services_env,
@@ -19,7 +20,7 @@ from tests.integration.conftest import (
     test_id,
 )
 
-__all__ = ["env", "kafka_topics", "runs_table", "services_env", "settings", "test_id"]
+__all__ = ["env", "jobs_db", "kafka_topics", "runs_table", "services_env", "settings", "test_id"]
 
 
 @pytest.fixture

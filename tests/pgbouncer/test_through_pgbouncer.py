@@ -19,9 +19,13 @@ from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
 from jobline.runner.sampler import SamplerService
+from jobline.store import JobsDB
 from tests.db_route import pgbouncer_clients
 from tests.devenv import run_jobline
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
+from tests.integration.test_jobs_db import (
+    test_fetch_stays_on_the_due_index_when_statistics_are_stale as stale_statistics_check,
+)
 from tests.integration.test_pipeline import JOBS, _assert_each_ran_once, _jobs
 
 
@@ -147,6 +151,14 @@ async def test_the_fetch_settings_stay_inside_the_fetch_transaction(settings: Se
                 "SELECT current_setting('enable_sort'), current_setting('synchronous_commit')"
             )
             assert await cur.fetchone() == ("on", "on")
+
+
+async def test_the_fetch_plan_behind_pgbouncer_is_the_plan_under_the_fetch_settings(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    """EXPLAIN of the fetch sets, as the fetch does, its planner settings in its own
+    transaction: without them, 100k jobs under stale statistics get a sort plan."""
+    await stale_statistics_check(jobs_db, settings)
 
 
 def test_migrate_puts_the_schema_on_the_roles_search_path_and_says_so(
