@@ -26,6 +26,7 @@ from tests.devenv import ROOT, free_port, run_jobline, subprocess_env
 from tests.integration.conftest import (  # noqa: F401  (fixtures, by name)
     env,
     kafka_topics,
+    route,
     runs_table,
     services_env,
     settings,
