@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: all venv services services-down pgbouncer tools alerts toxiproxy lint typecheck test unit \
-	integration faults chaos faults-down demo bench bench-peers bench-smoke clean chromium \
+	integration test-pgbouncer faults chaos faults-down demo bench bench-peers bench-smoke clean chromium \
 	dashboard-test screenshots deploy-check deploy-sync deploy-render deploy-lint \
 	deploy-wheelhouse constraints helm
 
@@ -55,6 +55,13 @@ unit: venv
 
 integration: venv services tools
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+# The integration, conformance and dashboard suites again, with jobline's database URLs
+# through PgBouncer in transaction mode (tests/db_route.py; docs/configuration.md, Behind
+# PgBouncer). Not part of `make test`.
+test-pgbouncer: venv services pgbouncer tools chromium
+	JOBLINE_TEST_DB_ROUTE=pgbouncer $(BIN)/pytest tests/conformance tests/integration \
+		tests/dashboard -m "not chaos" --durations=10 $(PYTEST_ARGS)
 
 # The fault suite (docs/reliability.md) runs on its OWN PostgreSQL, Kafka and Toxiproxy
 # (.local/faults, ports 25432/29092/29093/28474; its session fixture starts them), never on

@@ -15,8 +15,12 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from jobline.config import load_settings
+from jobline.databases import jobs_db_for
+from jobline.migrator import opened
 from jobline.store import JobsDB
 from jobline.store.memory import MemoryStore
+from tests.db_route import db_route, selected_route
 from tests.devenv import ServicesNotStarted, read_services_env
 
 
@@ -74,19 +78,24 @@ Backend = MemoryBackend | PostgresBackend
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+async def backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Backend]:
     if request.param == "memory":
         yield MemoryBackend(MemoryStore())
         return
     try:
-        url = read_services_env()["JOBLINE_JOBS_DATABASE_URL"]
+        services = read_services_env()
     except ServicesNotStarted as exc:
         pytest.fail(str(exc), pytrace=False)
-    schema = f"conformance_{uuid.uuid4().hex[:10]}"
-    db = JobsDB(url, schema, max_size=2)
-    await db.migrate()
-    await db.open()
-    yield PostgresBackend(db)
-    await db.close()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    test_id = uuid.uuid4().hex[:10]
+    schema = f"conformance_{test_id}"
+    with db_route(services, test_id, selected_route()) as route:
+        # The store as servers build it from their settings (JOBLINE_TEST_DB_ROUTE's URLs).
+        for key, value in {**services, **route.env, "JOBLINE_SCHEMA": schema}.items():
+            monkeypatch.setenv(key, value)
+        settings = load_settings()
+        async with opened(jobs_db_for(settings, max_size=2), migrate_first=True) as db:
+            yield PostgresBackend(db)
+        with psycopg.connect(settings.jobs_direct_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

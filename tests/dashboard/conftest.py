@@ -26,6 +26,7 @@ from tests.devenv import ROOT, free_port, run_jobline, subprocess_env
 from tests.integration.conftest import (  # noqa: F401  (fixtures, by name)
     env,
     kafka_topics,
+    route,
     runs_table,
     services_env,
     settings,
@@ -170,7 +171,7 @@ def migrated(settings: Settings, env: dict[str, str]) -> Iterator[Settings]:  # 
     event loop in this thread, so no asyncio.run() here (nor CliRunner commands)."""
     run_jobline(env, "migrate", check=True)
     yield settings
-    for url in (settings.jobs_database_url, settings.database_url):
+    for url in (settings.jobs_direct_url, settings.main_direct_url):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {settings.schema_name} CASCADE")
 

@@ -26,6 +26,12 @@ from .conftest import (
 )
 
 FAKE_SECRETS = ("fake-main-S3CRET", "fake-jobs-S3CRET", "fake-kafka-S3CRET")
+DATABASE_URL_KEYS = (
+    "JOBLINE_DATABASE_URL",
+    "JOBLINE_JOBS_DATABASE_URL",
+    "JOBLINE_DATABASE_DIRECT_URL",
+    "JOBLINE_JOBS_DATABASE_DIRECT_URL",
+)
 
 
 def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -44,16 +50,22 @@ def _values(name: str) -> dict[str, Any]:
     return _merged(defaults, yaml.safe_load((CHART / "ci" / f"{name}-values.yaml").read_text()))
 
 
+def _secret_data(docs: list[Manifest]) -> dict[str, str]:
+    data = of_kind(docs, "Secret")["plugins-jobline"]["data"]
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
 def _deployments(rendered: Rendered, name: str) -> dict[str, Manifest]:
     return of_kind(rendered[name][1], "Deployment")
 
 
-def test_ci_values_files_cover_defaults_all_modes_existing_secret_and_keda() -> None:
+def test_ci_values_files_cover_defaults_all_modes_existing_secret_keda_and_pgbouncer() -> None:
     assert {p.name.removesuffix("-values.yaml") for p in CI_VALUES} >= {
         "defaults",
         "all-modes",
         "existing-secret",
         "keda",
+        "pgbouncer",
     }
 
 
@@ -147,26 +159,51 @@ def test_database_urls_come_only_from_the_secret(rendered: Rendered) -> None:
         for kind in ("Deployment", "Job"):
             for manifest in of_kind(docs, kind).values():
                 c = container(manifest)
-                assert not {"JOBLINE_DATABASE_URL", "JOBLINE_JOBS_DATABASE_URL"} & set(
-                    env_of(manifest)
-                )
+                assert not set(DATABASE_URL_KEYS) & set(env_of(manifest))
                 assert all("valueFrom" in e or "value" in e for e in c["env"])
                 refs = [s["secretRef"]["name"] for s in c["envFrom"]]
                 assert refs == [secret_name or "plugins-jobline"]
 
 
 def test_no_secret_value_appears_in_plain_text(rendered: Rendered) -> None:
-    text, docs = rendered["defaults"]
-    for fake in FAKE_SECRETS:
-        assert fake not in text
-    data = of_kind(docs, "Secret")["plugins-jobline"]["data"]
-    decoded = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    for name in ("defaults", "pgbouncer"):
+        for fake in FAKE_SECRETS:
+            assert fake not in rendered[name][0]
+    decoded = _secret_data(rendered["defaults"][1])
     assert "fake-jobs-S3CRET" in decoded["JOBLINE_JOBS_DATABASE_URL"]  # the check can fail
     assert "fake-kafka-S3CRET" in decoded["JOBLINE_KAFKA_SASL_PASSWORD"]
 
 
 def test_an_existing_secret_means_no_secret_in_the_release(rendered: Rendered) -> None:
     assert of_kind(rendered["existing-secret"][1], "Secret") == {}
+
+
+def test_behind_pgbouncer_every_pod_and_the_migrate_job_get_the_pooler_settings(
+    rendered: Rendered,
+) -> None:
+    docs = rendered["pgbouncer"][1]
+    for kind in ("Deployment", "Job"):
+        for manifest in of_kind(docs, kind).values():
+            env = env_of(manifest)
+            assert env["JOBLINE_DB_PREPARED_STATEMENTS"] == "false"
+            assert env["JOBLINE_DB_SCHEMA_FROM"] == "role"
+    data = _secret_data(docs)
+    # pooled URLs through PgBouncer, direct URLs (LISTEN, migrations) to the databases
+    assert "@pgbouncer:6432/posthog" in data["JOBLINE_DATABASE_URL"]
+    assert "@main-db:5432/posthog" in data["JOBLINE_DATABASE_DIRECT_URL"]
+    assert "@jobs-db:5432/jobs" in data["JOBLINE_JOBS_DATABASE_DIRECT_URL"]
+
+
+def test_by_default_pods_connect_directly_and_the_secret_has_no_direct_urls(
+    rendered: Rendered,
+) -> None:
+    docs = rendered["defaults"][1]
+    for manifest in of_kind(docs, "Deployment").values():
+        env = env_of(manifest)
+        assert env["JOBLINE_DB_PREPARED_STATEMENTS"] == "true"
+        assert env["JOBLINE_DB_SCHEMA_FROM"] == "options"
+    data = _secret_data(docs)
+    assert not {"JOBLINE_DATABASE_DIRECT_URL", "JOBLINE_JOBS_DATABASE_DIRECT_URL"} & set(data)
 
 
 SECRET = 'secret.existingSecret="s"'
@@ -182,6 +219,19 @@ SECRET = 'secret.existingSecret="s"'
         ),
         ((), "no database URLs"),
         ((SECRET, 'env.JOBLINE_DATABASE_URL="postgresql://x"'), "not allowed as a plain value"),
+        (
+            (SECRET, 'env.JOBLINE_JOBS_DATABASE_DIRECT_URL="postgresql://x"'),
+            "not allowed as a plain value",
+        ),
+        (
+            (SECRET, 'env.JOBLINE_DB_SCHEMA_FROM="role"'),
+            "set by the chart from database.schemaFrom",
+        ),
+        (
+            ('secret.databaseUrl="a"', 'secret.jobsDatabaseUrl="b"', 'database.schemaFrom="role"'),
+            "without secret.databaseDirectUrl and secret.jobsDatabaseDirectUrl",
+        ),
+        ((SECRET, 'database.schemaFrom="session"'), "must be one of"),
         (
             (SECRET, 'deployments.jobs.env.JOBLINE_SHUTDOWN_GRACE_S="60"'),
             "set by the chart from shutdownGraceSeconds",

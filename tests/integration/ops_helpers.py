@@ -50,7 +50,10 @@ def cli(*args: str, input: str | None = None) -> Outcome:
 
 
 def sql(url: str, schema: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url, autocommit=True, options=f"-c search_path={schema}") as conn:
+    """`query` in `schema`, in one transaction that sets its search_path for itself alone
+    (no `options`, no session state: the same through PgBouncer as directly)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT set_config('search_path', %s, true)", (schema,))
         cur = conn.execute(query, params)  # type: ignore[arg-type]
         return cur.fetchall() if cur.description else []
 
@@ -61,7 +64,7 @@ def ops(settings: Settings) -> Iterator[Settings]:
     migrated = cli("migrate")
     assert migrated.code == 0, migrated.stderr
     yield settings
-    for url in (settings.jobs_database_url, settings.database_url):
+    for url in (settings.jobs_direct_url, settings.main_direct_url):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {settings.schema_name} CASCADE")
 

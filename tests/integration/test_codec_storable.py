@@ -87,7 +87,8 @@ async def test_every_message_the_codec_accepts_is_stored_as_decoded(
     options = schema_options(settings.schema_name)
 
     def check_all() -> None:
-        with psycopg.connect(settings.jobs_database_url, autocommit=True, options=options) as conn:
+        # The check reads directly (its own `options`), beside the store under test.
+        with psycopg.connect(settings.jobs_direct_url, autocommit=True, options=options) as conn:
 
             @DB_EXAMPLES
             @given(wire_jobs_sometimes_poisoned(), st.booleans())

@@ -18,7 +18,9 @@ from .helpers import ServeProcess, add_config, scalar, wait_until
 async def test_the_watcher_hears_a_plain_sql_update(settings: Settings, main_db: MainDB) -> None:
     config = await main_db.add_config("recorder", 1, {})
     heard: list[int | None] = []
-    watcher = ConfigWatcher(settings.database_url, settings.schema_name, [heard.append])
+    watcher = ConfigWatcher(
+        main_db.direct_url, settings.schema_name, [heard.append], main_db.limits
+    )
     await watcher.start()
     try:
         for _ in range(50):

@@ -11,8 +11,16 @@ from jobline import JobMessage
 from jobline.config import Settings
 from jobline.dburl import DbLimits
 from jobline.store import JobsDB
+from tests.db_route import not_through_pgbouncer
+
+# With JOBLINE_DB_SCHEMA_FROM=role the timeouts are the role's settings (`jobline migrate`
+# sets them; tests/pgbouncer checks that), not the options these tests give a connection.
+role_timeouts = not_through_pgbouncer(
+    "the server-side timeouts come from the role's settings there, not from DbLimits' options"
+)
 
 
+@role_timeouts
 async def test_pool_connections_have_the_statement_and_lock_timeouts(
     settings: Settings, jobs_db: JobsDB
 ) -> None:
@@ -32,6 +40,7 @@ async def test_pool_connections_have_the_statement_and_lock_timeouts(
         await db.close()
 
 
+@role_timeouts
 async def test_an_outcome_write_behind_a_long_transaction_fails_after_the_lock_timeout(
     settings: Settings, jobs_db: JobsDB
 ) -> None:

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from jobline.store import JobsDB
+from tests.db_route import direct_url_of, not_through_pgbouncer
 
 from .doctor_support import closed_port, doctor, silent_listener
 
@@ -61,6 +62,13 @@ async def test_doctor_reports_an_unmigrated_schema_with_jobline_migrate(
     assert run.verdict["action"]["command"] == "jobline migrate"
 
 
+# PgBouncer queues a client beyond its pool instead of passing PostgreSQL's refusal on, and
+# the fixture's role is not one PgBouncer knows: these check PostgreSQL's own limit.
+connection_limit = not_through_pgbouncer(
+    "the connection-limit checks need PostgreSQL's own refusal, which PgBouncer queues"
+)
+
+
 @pytest.fixture
 def limited_role(env: dict[str, str], jobs_db: JobsDB) -> Iterator[str]:
     """A role that may hold 2 connections: its limit stands in for max_connections, which
@@ -78,6 +86,7 @@ def limited_role(env: dict[str, str], jobs_db: JobsDB) -> Iterator[str]:
         conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
+@connection_limit
 async def test_doctor_fails_when_connections_reach_the_limit(
     env: dict[str, str], limited_role: str
 ) -> None:
@@ -92,6 +101,7 @@ async def test_doctor_fails_when_connections_reach_the_limit(
     assert "pg_stat_activity" in run.verdict["action"]["command"]
 
 
+@connection_limit
 async def test_doctor_names_exhausted_connections_when_it_cannot_connect(
     env: dict[str, str], limited_role: str
 ) -> None:
@@ -109,7 +119,8 @@ async def test_doctor_names_exhausted_connections_when_it_cannot_connect(
 async def test_doctor_warns_about_a_long_transaction_and_names_its_pid(
     env: dict[str, str], jobs_db: JobsDB
 ) -> None:
-    url = env["JOBLINE_JOBS_DATABASE_URL"]
+    # Directly: behind PgBouncer, backend_pid would be PgBouncer's, not the server's.
+    url = direct_url_of(env, "JOBLINE_JOBS_DATABASE_URL")
     with psycopg.connect(url, application_name="doctor-test-long-tx") as conn:
         pid = conn.info.backend_pid
         conn.execute("SELECT txid_current()")  # opens the transaction, holds an xid

@@ -138,7 +138,9 @@ def test_intake_killed_with_sigkill_mid_batch_persists_every_job_exactly_once(
     assert producer.flush(60) == 0
     # Small batches so that the kill lands between commits, not after the last one.
     env = {**env, "JOBLINE_INTAKE_BATCH_SIZE": "50"}
-    jobs_url, schema = settings.jobs_database_url, settings.schema_name
+    # Directly: polled before the server's migrate, a check through PgBouncer would leave it
+    # server connections with the role's old search_path (docs/configuration.md).
+    jobs_url, schema = settings.jobs_direct_url, settings.schema_name
     count = f"SELECT count(*) FROM {schema}.jobs"
 
     def persisted() -> int:

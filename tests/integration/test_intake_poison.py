@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from jobline.config import Settings
+from jobline.databases import jobs_db_for
 from jobline.intake import IntakeService, IntakeSettings
 from jobline.intake.dlq import ENVELOPE_BYTES
 from jobline.store import JobsDB
@@ -244,7 +245,7 @@ async def test_a_jobs_db_out_of_reach_makes_the_intake_wait_unready_and_lose_not
 ) -> None:
     _produce(settings, [_job(n) for n in range(3)])
     # Its pool is not open yet: every call fails as a connection would (PoolClosed).
-    unreachable = JobsDB(settings.jobs_database_url, settings.schema_name)
+    unreachable = jobs_db_for(settings)
     intake = await start_intake(db=unreachable)
     try:
         await eventually(lambda: not intake.status().ready, 10, "readiness false")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from jobline.config import Settings
-from jobline.store import JobsDB
+from jobline.databases import jobs_db_for
 from jobline.store.admin import SkipList
 
 from .ops_helpers import add_config, cli, insert_job, ops, sql
@@ -15,7 +15,7 @@ __all__ = ["ops"]
 
 
 async def _fetch_ids(s: Settings) -> list[int]:
-    db = JobsDB(s.jobs_database_url, s.schema_name)
+    db = jobs_db_for(s)
     await db.open()
     try:
         return sorted(j.id for j in await db.fetch_due("test-runner", 100))
@@ -55,7 +55,7 @@ def test_the_intake_skip_list_is_the_env_list_plus_the_skipped_configs_table(
     skip_sql = "INSERT INTO skipped_configs (plugin_config_id, skipped_by) VALUES (%s, 't')"
 
     async def skip_lists() -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
-        db = JobsDB(ops.jobs_database_url, ops.schema_name)
+        db = jobs_db_for(ops)
         await db.open()
         try:
             skips = SkipList(db, {900}, refresh_s=0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from jobline.config import Settings
+from jobline.databases import jobs_db_for
 from jobline.runner.heartbeat import HeartbeatService
-from jobline.store import JobsDB
 
 from .ops_helpers import add_config, cli, insert_job, ops, sql
 
@@ -41,7 +41,7 @@ def test_rescue_unlocks_the_jobs_of_a_dead_runner_now(ops: Settings) -> None:
 
 def test_a_drained_runner_learns_it_with_its_next_heartbeat(ops: Settings) -> None:
     async def beat_twice() -> tuple[bool, bool]:
-        db = JobsDB(ops.jobs_database_url, ops.schema_name)
+        db = jobs_db_for(ops)
         await db.open()
         try:
             heartbeat = HeartbeatService(

@@ -12,6 +12,7 @@ import pytest
 
 from jobline import JobMessage, Plugin
 from jobline.config import Settings
+from jobline.databases import jobs_db_for
 from jobline.metrics import RUNNER_LOCK_LOST, RUNNER_ORPHANS_RELEASED, RUNNER_OUTCOMES_SET_ASIDE
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
@@ -113,21 +114,25 @@ async def test_the_rescue_moves_out_jobs_that_used_up_their_types_attempts(
     assert _sql(settings, "SELECT type, attempts FROM {s}.jobs") == [("record", 1)]
 
 
-class LosesOneFetchAnswer(JobsDB):
-    """A jobs DB whose first non-empty fetch commits but never answers (a timeout)."""
+def lose_one_fetch_answer(db: JobsDB, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make `db`'s first non-empty fetch commit but never answer (a timeout); the ids of
+    the jobs it locked."""
+    lost: list[int] = []
+    fetch_due = db.fetch_due
 
-    lost: list[int]
-
-    async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
-        jobs = await super().fetch_due(runner_id, limit)
-        if jobs and not getattr(self, "lost", None):
-            self.lost = [j.id for j in jobs]
+    async def losing_fetch_due(runner_id: str, limit: int) -> list[FetchedJob]:
+        jobs = await fetch_due(runner_id, limit)
+        if jobs and not lost:
+            lost.extend(j.id for j in jobs)
             raise TimeoutError("the fetch's answer was lost")
         return jobs
 
+    monkeypatch.setattr(db, "fetch_due", losing_fetch_due)
+    return lost
+
 
 async def test_a_fetch_whose_answer_was_lost_releases_its_locks_and_the_jobs_run_once(
-    settings: Settings, jobs_db: JobsDB, main_db: MainDB
+    settings: Settings, jobs_db: JobsDB, main_db: MainDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ran: list[int] = []
 
@@ -135,7 +140,8 @@ async def test_a_fetch_whose_answer_was_lost_releases_its_locks_and_the_jobs_run
         ran.append(payload["n"])
 
     config = await main_db.add_config("orphans", team_id=1, settings={})
-    db = LosesOneFetchAnswer(settings.jobs_database_url, settings.schema_name)
+    db = jobs_db_for(settings)
+    lost = lose_one_fetch_answer(db, monkeypatch)
     await db.open()
     cid = config.id
     await db.insert_jobs(
@@ -164,5 +170,5 @@ async def test_a_fetch_whose_answer_was_lost_releases_its_locks_and_the_jobs_run
     finally:
         await runner.stop(5)
         await db.close()
-    assert db.lost and sorted(ran) == [0, 1, 2, 3, 4]
-    assert RUNNER_ORPHANS_RELEASED._value.get() == before + len(db.lost)
+    assert lost and sorted(ran) == [0, 1, 2, 3, 4]
+    assert RUNNER_ORPHANS_RELEASED._value.get() == before + len(lost)

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from jobline.config import Settings
+from jobline.config import IntakeKind, Settings
 from jobline.metrics import SCHEDULER_TICKS
 from jobline.plugins.configs import MainDB
 from jobline.plugins.registry import PluginRegistry
 from jobline.producer.direct import DirectJobProducer
+from jobline.producer.factory import build_producer
 from jobline.scheduler import SchedulerService, SchedulerSettings, plan_tasks
 from jobline.store import JobsDB
 from jobline.store.ticks import TickStore
@@ -26,9 +27,9 @@ TASK = "ticker/every2s"
 
 @pytest.fixture
 async def producer(settings: Settings) -> AsyncIterator[DirectJobProducer]:
-    direct = DirectJobProducer(
-        settings.jobs_database_url, settings.schema_name, settings.max_message_bytes, 10.0
-    )
+    """The direct intake's producer, set up from the settings as jobline builds it."""
+    direct = build_producer(settings.model_copy(update={"intake": IntakeKind.DIRECT}))
+    assert isinstance(direct, DirectJobProducer)
     yield direct
     direct.close()
 
@@ -113,7 +114,8 @@ async def test_scheduled_tasks_run_and_a_slow_task_never_queues_twice(
     try:
         server.wait_ready()
         queued_max = 0
-        with psycopg.connect(settings.jobs_database_url, autocommit=True) as conn:
+        # One connection samples 40 times: directly, as psycopg prepares a repeated query.
+        with psycopg.connect(settings.jobs_direct_url, autocommit=True) as conn:
             for _ in range(40):  # ~8 s of samples
                 row = conn.execute(
                     f"SELECT count(*) FROM {settings.schema_name}.jobs "

@@ -18,10 +18,15 @@ from jobline.databases import jobs_db_for, main_db_for
 from jobline.dburl import DbLimits
 from jobline.migrator import opened
 from jobline.plugins.config_watcher import ConfigWatcher
+from jobline.runner.sampler import SamplerService
+from jobline.store import JobsDB
+from tests.db_route import pgbouncer_clients
 from tests.devenv import run_jobline
 from tests.integration.helpers import ServeProcess, add_config, scalar, wait_until
+from tests.integration.test_jobs_db import (
+    test_fetch_stays_on_the_due_index_when_statistics_are_stale as stale_statistics_check,
+)
 from tests.integration.test_pipeline import JOBS, _assert_each_ran_once, _jobs
-from tests.pgbouncer.conftest import pgbouncer_clients
 
 
 def _application_names(env: dict[str, str], role: str) -> set[str]:
@@ -148,6 +153,14 @@ async def test_the_fetch_settings_stay_inside_the_fetch_transaction(settings: Se
             assert await cur.fetchone() == ("on", "on")
 
 
+async def test_the_fetch_plan_behind_pgbouncer_is_the_plan_under_the_fetch_settings(
+    jobs_db: JobsDB, settings: Settings
+) -> None:
+    """EXPLAIN of the fetch sets, as the fetch does, its planner settings in its own
+    transaction: without them, 100k jobs under stale statistics get a sort plan."""
+    await stale_statistics_check(jobs_db, settings)
+
+
 def test_migrate_puts_the_schema_on_the_roles_search_path_and_says_so(
     env: dict[str, str], role: str
 ) -> None:
@@ -165,3 +178,24 @@ def test_migrate_puts_the_schema_on_the_roles_search_path_and_says_so(
     for _, config in rows:
         assert f"search_path={schema}, public" in config
         assert "statement_timeout=30000ms" in config, config
+
+
+async def test_the_sampler_holds_its_election_lock_on_the_direct_url(
+    settings: Settings, role: str, pgbouncer_address: str
+) -> None:
+    """The sampler's leader lock is session state: through PgBouncer its connection (with
+    the `options` it used to send) was refused, and a lock there would leak to other
+    clients of the server connection."""
+    async with opened(jobs_db_for(settings), migrate_first=True) as db:
+        sampler = SamplerService(db, interval_s=0.2, dead_after_s=30)
+        await sampler.start()
+        try:
+            for _ in range(50):
+                if sampler.leader:
+                    break
+                await asyncio.sleep(0.1)
+            assert sampler.leader, sampler.status().detail
+            clients = {name for _, name in pgbouncer_clients(pgbouncer_address, role)}
+            assert "jobline-health" not in clients
+        finally:
+            await sampler.stop(1.0)

@@ -57,7 +57,10 @@ class SamplerService(Service):
         intake: IntakeWatch | None = None,
     ) -> None:
         super().__init__()
-        self._url, self._schema = jobs_db.url, jobs_db.schema
+        # The election lock is session state: on the direct URL, never through a pooler
+        # (PgBouncer in transaction mode would hand the locked session to other clients).
+        self._url, self._schema = jobs_db.direct_url, jobs_db.schema
+        self._limits = jobs_db.limits
         self._interval_s = interval_s
         self._dead_after_s = dead_after_s
         self._intake = intake
@@ -107,7 +110,7 @@ class SamplerService(Service):
             self._conn = await within(
                 "sampler connect",
                 self._timeout_s,
-                health.connect(self._url, self._schema, self._timeout_s),
+                health.connect(self._url, self._schema, self._timeout_s, self._limits),
             )
             self.leader = False  # a new session holds no lock yet
         return self._conn

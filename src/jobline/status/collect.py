@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from jobline.config import Settings
+from jobline.dburl import CLI_APPLICATION_NAME, DbLimits
 from jobline.status.deadline import in_thread, within
 from jobline.status.kafka import GroupInfo, KafkaProbe, MessageLimits, TopicInfo, Watermarks
 from jobline.status.outcome import Outcome, attempt, skipped
@@ -35,6 +36,8 @@ class Target:
     group: str
     dead_after_s: float
     probe_timeout_s: float = 2.5
+    #: JOBLINE_DB_*: how a connection gets its schema (no `options` behind PgBouncer)
+    db_limits: DbLimits = field(default_factory=DbLimits)
 
     @classmethod
     def from_settings(cls, s: Settings, probe_timeout_s: float = 2.5) -> Target:
@@ -47,6 +50,7 @@ class Target:
             s.intake_group,
             s.runner_dead_after_s,
             probe_timeout_s,
+            DbLimits.from_settings(s, CLI_APPLICATION_NAME),
         )
 
 
@@ -178,7 +182,7 @@ class DbSession:
             conn = await within(
                 "jobs DB connect",
                 t.probe_timeout_s,
-                health.connect(t.jobs_db_url, t.schema, t.probe_timeout_s),
+                health.connect(t.jobs_db_url, t.schema, t.probe_timeout_s, t.db_limits),
             )
             self._conn = conn
             await within("jobs DB SELECT 1", t.probe_timeout_s, conn.execute("SELECT 1"))

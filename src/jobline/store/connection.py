@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -133,6 +133,20 @@ class JobsDBConnection:
     def connection(self) -> AbstractAsyncContextManager[psycopg.AsyncConnection[TupleRow]]:
         """A pooled connection (autocommit, the project's schema) for store/admin.py."""
         return self._pool.connection()
+
+    @contextlib.asynccontextmanager
+    async def fetch_connection(self) -> AsyncIterator[psycopg.AsyncConnection[TupleRow]]:
+        """A connection with the fetch's planner and commit settings
+        (FETCH_CONNECTION_OPTIONS), for the fetch and for its EXPLAIN alike: the options of
+        the fetch pool's connections, or, behind a pooler (no per-connection options),
+        settings for the block's own transaction only."""
+        async with self._fetch_pool.connection() as conn:
+            if self.limits.schema_from == "options":
+                yield conn
+                return
+            async with conn.transaction():
+                await conn.execute(Q["fetch_settings"])
+                yield conn
 
     async def _execute(self, name: str, params: Mapping[str, Any]) -> int:
         async with asyncio.timeout(self.call_timeout_s), self._pool.connection() as conn:

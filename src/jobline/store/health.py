@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
-from jobline.dburl import schema_options
+from jobline.dburl import DbLimits, schema_options
 from jobline.sqlfiles import load_queries
 
 Q = load_queries("jobline.store.sql", "health.sql")
@@ -71,19 +71,17 @@ class RecentFailure:
     count: int
 
 
-async def connect(url: str, schema: str, timeout_s: float) -> Conn:
+async def connect(url: str, schema: str, timeout_s: float, limits: DbLimits | None = None) -> Conn:
     """One autocommit connection in `schema`; connect_timeout bounds a dead host.
 
     libpq's timeout is set past `timeout_s`: the caller's own deadline fires first and
-    reports the hang as a timeout.
+    reports the hang as a timeout. `limits` (JOBLINE_DB_*) decide how the schema is set and
+    whether statements are prepared: behind PgBouncer no `options` is sent, and the role's
+    search_path holds the schema.
     """
-    return await psycopg.AsyncConnection.connect(
-        url,
-        autocommit=True,
-        connect_timeout=max(2, round(timeout_s * 2)),
-        options=schema_options(schema),
-        application_name="jobline-health",
-    )
+    kwargs = (limits or DbLimits()).connect_kwargs(schema_options(schema))
+    kwargs.update(connect_timeout=max(2, round(timeout_s * 2)), application_name="jobline-health")
+    return await psycopg.AsyncConnection.connect(url, autocommit=True, **kwargs)
 
 
 async def _rows(conn: Conn, name: str, params: dict[str, Any] | None = None) -> list[TupleRow]:

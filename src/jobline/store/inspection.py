@@ -15,8 +15,9 @@ class Inspection(JobsDBConnection):
         )
 
     async def explain_fetch(self, limit: int = 100) -> str:
-        """The fetch's plan as the runners get it (without running it)."""
-        async with self._fetch_pool.connection() as conn:
+        """The fetch's plan as the runners get it (without running it), under the fetch's
+        own planner settings however they are set (JOBLINE_DB_SCHEMA_FROM)."""
+        async with self.fetch_connection() as conn:
             cur = await conn.execute(
                 b"EXPLAIN " + Q["fetch_due"].encode(), {"runner_id": "explain", "limit": limit}
             )

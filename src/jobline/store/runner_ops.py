@@ -26,17 +26,9 @@ def _ids(rows: list[TupleRow]) -> set[int]:
 class RunnerOps(JobsDBConnection):
     async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
         params = {"runner_id": runner_id, "limit": limit}
-        async with asyncio.timeout(self.call_timeout_s), self._fetch_pool.connection() as conn:
-            if self.limits.schema_from == "options":
-                cur = await conn.execute(Q["fetch_due"], params)
-                rows = await cur.fetchall()
-            else:
-                # No per-connection options behind a pooler: the fetch's own planner and
-                # commit settings (FETCH_CONNECTION_OPTIONS) hold for its transaction only.
-                async with conn.transaction():
-                    await conn.execute(Q["fetch_settings"])
-                    cur = await conn.execute(Q["fetch_due"], params)
-                    rows = await cur.fetchall()
+        async with asyncio.timeout(self.call_timeout_s), self.fetch_connection() as conn:
+            cur = await conn.execute(Q["fetch_due"], params)
+            rows = await cur.fetchall()
             jobs = [FetchedJob(*r) for r in rows]
         jobs.sort(key=lambda j: (j.priority, j.run_at, j.id))
         return jobs

@@ -51,6 +51,10 @@ envFrom (jobline.envFrom); nothing here holds a secret value.
   value: {{ .Values.kafka.dlqTopic | quote }}
 - name: JOBLINE_INTAKE_GROUP
   value: {{ .Values.kafka.intakeGroup | quote }}
+- name: JOBLINE_DB_PREPARED_STATEMENTS
+  value: {{ .Values.database.preparedStatements | toString | quote }}
+- name: JOBLINE_DB_SCHEMA_FROM
+  value: {{ .Values.database.schemaFrom | quote }}
 {{- with .Values.plugins }}
 - name: JOBLINE_PLUGINS
   value: {{ . | quote }}
@@ -60,12 +64,12 @@ envFrom (jobline.envFrom); nothing here holds a secret value.
 
 {{/* User-given JOBLINE_* settings; a database URL there is refused (it is a secret). */}}
 {{- define "jobline.userEnv" -}}
-{{- $fromChart := dict "JOBLINE_MODE" "deployments.<name>.mode" "JOBLINE_CAPABILITIES" "deployments.<name>.capabilities" "JOBLINE_HTTP_HOST" "the chart (0.0.0.0)" "JOBLINE_HTTP_PORT" "httpPort" "JOBLINE_SHUTDOWN_GRACE_S" "shutdownGraceSeconds" "JOBLINE_MIGRATE_ON_START" "migrate.enabled (always false in pods)" }}
+{{- $fromChart := dict "JOBLINE_MODE" "deployments.<name>.mode" "JOBLINE_CAPABILITIES" "deployments.<name>.capabilities" "JOBLINE_HTTP_HOST" "the chart (0.0.0.0)" "JOBLINE_HTTP_PORT" "httpPort" "JOBLINE_SHUTDOWN_GRACE_S" "shutdownGraceSeconds" "JOBLINE_MIGRATE_ON_START" "migrate.enabled (always false in pods)" "JOBLINE_DB_PREPARED_STATEMENTS" "database.preparedStatements" "JOBLINE_DB_SCHEMA_FROM" "database.schemaFrom" }}
 {{- range $name, $value := .env }}
 {{- if hasKey $fromChart $name }}
 {{- fail (printf "%s.%s: set by the chart from %s; change that value instead" $.where $name (get $fromChart $name)) }}
 {{- end }}
-{{- if regexMatch "DATABASE_URL|PASSWORD|SECRET" $name }}
+{{- if regexMatch "DATABASE_(DIRECT_)?URL|PASSWORD|SECRET" $name }}
 {{- fail (printf "%s.%s: a secret setting is not allowed as a plain value; put it in the Secret (secret.existingSecret or secret.*)" $.where $name) }}
 {{- end }}
 - name: {{ $name }}
@@ -96,5 +100,10 @@ envFrom (jobline.envFrom); nothing here holds a secret value.
 {{- end -}}
 {{- if and (not .Values.secret.existingSecret) (or (not .Values.secret.databaseUrl) (not .Values.secret.jobsDatabaseUrl)) -}}
 {{- fail "no database URLs: set secret.existingSecret to a Secret holding JOBLINE_DATABASE_URL and JOBLINE_JOBS_DATABASE_URL, or set secret.databaseUrl and secret.jobsDatabaseUrl" -}}
+{{- end -}}
+{{- /* Behind PgBouncer (schemaFrom role) LISTEN through the pooler hears nothing: the chart's
+own Secret must then carry both direct URLs (an existing Secret is the operator's to fill). */ -}}
+{{- if and (eq .Values.database.schemaFrom "role") (not .Values.secret.existingSecret) (or (not .Values.secret.databaseDirectUrl) (not .Values.secret.jobsDatabaseDirectUrl)) -}}
+{{- fail "database.schemaFrom=role (behind PgBouncer) without secret.databaseDirectUrl and secret.jobsDatabaseDirectUrl: LISTEN and migrations through PgBouncer in transaction mode do not work; set both to the databases' direct URLs (not through PgBouncer)" -}}
 {{- end -}}
 {{- end -}}
