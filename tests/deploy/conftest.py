@@ -17,6 +17,7 @@ import yaml
 from tests.integration.conftest import (  # noqa: F401
     env,
     kafka_topics,
+    route,
     runs_table,
     services_env,
     settings,
