@@ -148,9 +148,9 @@ async def test_the_fetch_settings_stay_inside_the_fetch_transaction(settings: Se
         assert await db.fetch_due("runner-1", 10) == []
         async with db.pool.connection() as conn:  # PgBouncer reuses the last server conn
             cur = await conn.execute(
-                "SELECT current_setting('enable_sort'), current_setting('synchronous_commit')"
+                "SELECT current_setting('enable_sort'), current_setting('plan_cache_mode')"
             )
-            assert await cur.fetchone() == ("on", "on")
+            assert await cur.fetchone() == ("on", "auto")
 
 
 async def test_the_fetch_plan_behind_pgbouncer_is_the_plan_under_the_fetch_settings(

@@ -27,14 +27,13 @@ Q = load_queries("jobline.store.sql", "queries.sql")
 
 Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
 
-# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), a
-# plan made for each execution (a cached generic plan is not held to the above), and
-# no wait for the WAL flush on commit. A lock is the only thing a fetch writes; if
-# PostgreSQL crashes before the WAL writer flushes it (200 ms at most by default), the job
-# is simply due again. Completions and failures keep synchronous commits.
+# The fetch's connections: no sort or bitmap plans (see fetch_due in sql/queries.sql), and
+# a plan made for each execution (a cached generic plan is not held to the above). The
+# fetch's commit waits for the WAL flush like every other write: a lock that a PostgreSQL
+# crash could undo would let a second runner fetch a job the first one already runs, and
+# with a local queue of hundreds of jobs per fetch the flush costs little per job.
 FETCH_CONNECTION_OPTIONS = (
-    " -c enable_sort=off -c enable_bitmapscan=off -c synchronous_commit=off"
-    " -c plan_cache_mode=force_custom_plan"
+    " -c enable_sort=off -c enable_bitmapscan=off -c plan_cache_mode=force_custom_plan"
 )
 
 
