@@ -49,6 +49,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--queue-depth", type=int, default=100_000, help="scenario 4: the named queue's depth"
     )
+    parser.add_argument(
+        "--systems",
+        default="",
+        help="comma-separated names to run (default: all), e.g. 'jobline defaults,graphile-worker'",
+    )
     parser.add_argument("--smoke", action="store_true", help="300 jobs, 1 round, k=10")
     parser.add_argument(
         "--skip", default="", help="comma-separated: throughput,latency,e2e,future,deep-queue"
@@ -98,8 +103,9 @@ def run_rounds(args: argparse.Namespace, chosen: list[System], logs: Path) -> Re
             run_scale(args, system, results, skip, tag)
             if "latency" not in skip and system.name != "jobline fast":
                 run_latencies(args, system, results, tag)
-        if "e2e" not in skip:
-            record(results, "e2e", "jobline defaults", run_e2e(chosen[0], args.e2e_jobs, logs))
+        jobline = [s for s in chosen if s.name == "jobline defaults"]
+        if "e2e" not in skip and jobline:
+            record(results, "e2e", "jobline defaults", run_e2e(jobline[0], args.e2e_jobs, logs))
     return results
 
 
@@ -159,6 +165,8 @@ def main() -> int:
     logs = Path(tempfile.mkdtemp(prefix="jobline-bench-peers-"))
     with bench_databases(base_env) as (db_url, env):
         chosen = systems(db_url, env, peers, logs, args.smoke)
+        if args.systems:
+            chosen = [s for s in chosen if s.name in args.systems.split(",")]
         results = run_rounds(args, chosen, logs)
     print(
         f"\njobline vs peers: {args.jobs:,} jobs, {args.rounds} round(s), "
