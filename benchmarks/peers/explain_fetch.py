@@ -3,10 +3,11 @@
     .venv/bin/python -m benchmarks.peers.explain_fetch [--future 1000000] [--queue-depth 100000]
         [--due 1000] [--limit 20] [--repeat 7]
 
-Three tables, each in a schema of its own (dropped after) on the project's PostgreSQL,
+Four tables, each in a schema of its own (dropped after) on the project's PostgreSQL,
 migrated by this checkout's code: `plain` (--due jobs due now), `future` (the same plus
 --future jobs due tomorrow, inserted first), `deep queue` (the same plus one named queue
---queue-depth deep, inserted first, all due, its head held by a live runner). Each is
+--queue-depth deep, inserted first, all due, its head held by a live runner), `idle queue`
+(the same queue, its head not running: the fetch takes it). Each is
 vacuumed and analyzed, then fetch_due runs --repeat times on a connection set up as the
 runners' fetch connection, each in a transaction rolled back (nothing is taken); prints the
 median time and the plan of the last run (actual rows, buffers).
@@ -54,6 +55,10 @@ def insert_series(conn: psycopg.Connection[tuple[object, ...]], n: int, queue: s
 
 def fill_future(conn: psycopg.Connection[tuple[object, ...]], n: int) -> None:
     insert_series(conn, n, None, "now() + interval '1 day'")
+
+
+def fill_idle_queue(conn: psycopg.Connection[tuple[object, ...]], n: int) -> None:
+    insert_series(conn, n, "deep", "now()")
 
 
 def fill_deep_queue(conn: psycopg.Connection[tuple[object, ...]], n: int) -> None:
@@ -115,6 +120,8 @@ def main() -> None:
     measure(url, f"future: + {args.future:,} due tomorrow", fill_future, args.future, args)
     measure(url, f"deep queue: + a queue {args.queue_depth:,} deep, head running",
             fill_deep_queue, args.queue_depth, args)  # fmt: skip
+    measure(url, f"idle queue: + a queue {args.queue_depth:,} deep, its head due",
+            fill_idle_queue, args.queue_depth, args)  # fmt: skip
 
 
 if __name__ == "__main__":
