@@ -25,6 +25,7 @@ from pathlib import Path
 from benchmarks.environment import describe_setup, services_env
 from benchmarks.isolated import isolated_run
 from benchmarks.peers.database import bench_databases
+from benchmarks.peers.intake_alone import run_intake_alone
 from benchmarks.peers.jobline_system import Jobline
 from benchmarks.peers.scenarios import run_latency, run_throughput
 from benchmarks.peers.systems import GraphileWorker, Peers, PgQueuer, System
@@ -56,7 +57,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--smoke", action="store_true", help="300 jobs, 1 round, k=10")
     parser.add_argument(
-        "--skip", default="", help="comma-separated: throughput,latency,e2e,future,deep-queue"
+        "--skip",
+        default="",
+        help="comma-separated: throughput,latency,e2e,intake,future,deep-queue",
     )
     args = parser.parse_args()
     if args.smoke:
@@ -106,6 +109,10 @@ def run_rounds(args: argparse.Namespace, chosen: list[System], logs: Path) -> Re
         jobline = [s for s in chosen if s.name == "jobline defaults"]
         if "e2e" not in skip and jobline:
             record(results, "e2e", "jobline defaults", run_e2e(jobline[0], args.e2e_jobs, logs))
+        if "intake" not in skip and jobline:
+            print(f"  intake alone: {args.e2e_jobs:,} triggers already in the topic", flush=True)
+            figures = run_intake_alone(jobline[0], args.e2e_jobs, logs)
+            record(results, "intake_alone", "jobline defaults", figures)
     return results
 
 

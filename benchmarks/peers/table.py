@@ -18,6 +18,14 @@ FIGURES: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("latency", "max_ms"): ("2 latency max", "ms", False),
     ("e2e", "e2e_rate"): ("3 end to end via Kafka: first send -> all ran", "jobs/s", True),
     ("e2e", "persist_rate"): ("3 intake: first send -> all persisted", "jobs/s", True),
+    ("intake_alone", "intake_rate"): ("3 intake alone: first -> all persisted", "jobs/s", True),
+    ("intake_alone", "intake_wall_rate"): (
+        "3 intake alone: spawn -> all persisted",
+        "jobs/s",
+        True,
+    ),
+    ("e2e", "peak_rss_mib"): ("5 peak RSS, the server (scenario 3)", "MiB", False),
+    ("intake_alone", "peak_rss_mib"): ("5 peak RSS, the server (3, intake alone)", "MiB", False),
 }
 
 Results = dict[tuple[str, str], list[dict[str, float]]]  # (scenario, system) -> rounds
