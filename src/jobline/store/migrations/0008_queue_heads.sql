@@ -23,6 +23,10 @@ WHERE queue_name IS NOT NULL
   AND (locked_by IS NOT NULL
        OR id IN (SELECT min(id) FROM jobs WHERE queue_name IS NOT NULL GROUP BY queue_name));
 
+-- Rebuilt under the same name with the new predicate (the build holds the table's lock
+-- for its time: seconds per million rows). During a rolling upgrade the old version's
+-- fetch no longer matches it: correct, but a scan and sort of the due jobs per fetch,
+-- until the old runners are replaced.
 DROP INDEX jobs_due_idx;
 CREATE INDEX jobs_due_idx ON jobs (priority, run_at, id)
     WHERE locked_by IS NULL AND (queue_name IS NULL OR queue_head);
