@@ -41,9 +41,12 @@ CREATE INDEX jobs_queue_head_idx ON jobs (queue_name, id) WHERE queue_head;
 -- (each would see the other's row still there, or not yet, and neither would mark the new
 -- head). After the lock, each statement of these functions reads a fresh snapshot, so it
 -- sees what the transaction before it committed. One lock, not one per queue: locks per
--- queue taken row by row could deadlock between two statements that touch several queues
--- in different orders (an intake batch, a completion batch). Jobs without a queue never
--- take it. `search_path` is the schema the migration runs in, whoever's connection fires.
+-- queue taken row by row would deadlock between two statements that touch several queues
+-- in different orders (an intake batch, a completion batch), routinely. (With row locks a
+-- rare cycle remains, e.g. a used-up keyed job moved to failed_jobs while a trigger with
+-- its key comes in: PostgreSQL breaks it after deadlock_timeout and the intake or runner
+-- retries its batch, as after any failed statement.) Jobs without a queue never take it.
+-- `search_path` is the schema the migration runs in, whoever's connection fires.
 CREATE FUNCTION lock_queue_heads() RETURNS void
 LANGUAGE sql SET search_path FROM CURRENT AS $$
     SELECT pg_advisory_xact_lock(hashtext('jobline.queue_heads'), hashtext(current_schema()))
