@@ -46,18 +46,15 @@ CREATE INDEX jobs_queue_head_idx ON jobs (queue_name, id) WHERE queue_head;
 -- rare cycle remains, e.g. a used-up keyed job moved to failed_jobs while a trigger with
 -- its key comes in: PostgreSQL breaks it after deadlock_timeout and the intake or runner
 -- retries its batch, as after any failed statement.) Jobs without a queue never take it.
--- `search_path` is the schema the migration runs in, whoever's connection fires.
-CREATE FUNCTION lock_queue_heads() RETURNS void
-LANGUAGE sql SET search_path FROM CURRENT AS $$
-    SELECT pg_advisory_xact_lock(hashtext('jobline.queue_heads'), hashtext(current_schema()))
-$$;
+-- The functions' `search_path` is the schema the migration runs in, whoever's connection
+-- fires them.
 
 -- A job joins a queue (inserted, or moved by a job key's `replace`): it is the head when
 -- no job of the queue has a lower id. Earlier rows of the same statement count.
 CREATE FUNCTION jobs_queue_head_on_join() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    PERFORM lock_queue_heads();
+    PERFORM pg_advisory_xact_lock(hashtext('jobline.queue_heads'), hashtext(TG_TABLE_SCHEMA));
     NEW.queue_head := NEW.queue_name IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM jobs q WHERE q.queue_name = NEW.queue_name AND q.id < NEW.id);
     RETURN NEW;
@@ -70,7 +67,7 @@ $$;
 CREATE FUNCTION jobs_queue_head_on_leave() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    PERFORM lock_queue_heads();
+    PERFORM pg_advisory_xact_lock(hashtext('jobline.queue_heads'), hashtext(TG_TABLE_SCHEMA));
     UPDATE jobs SET queue_head = true
     WHERE id = (SELECT min(q.id) FROM jobs q WHERE q.queue_name = OLD.queue_name)
       AND NOT queue_head;
