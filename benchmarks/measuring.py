@@ -58,6 +58,17 @@ class CpuSnap:
     total: float
 
 
+def peak_rss_mib(pid: int | None) -> float:
+    """VmHWM of a live process (the kernel's own peak resident set), in MiB; NaN if gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return float("nan")
+
+
 def cpu_snap(server_pid: int | None) -> CpuSnap:
     kafka_pid = read_first_line(KAFKA_PID_FILE)
     busy, total = _machine_busy()

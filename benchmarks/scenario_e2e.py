@@ -10,7 +10,7 @@ import psycopg
 
 from benchmarks.environment import COUNT_POLL_S, PARTITIONS
 from benchmarks.isolated import RunContext, chunks, make_jobs
-from benchmarks.measuring import CpuSnap, RunResult, cpu_share, cpu_snap
+from benchmarks.measuring import CpuSnap, RunResult, cpu_share, cpu_snap, peak_rss_mib
 from benchmarks.server import ServerProcess, finish, wait_for
 from jobline import Jobs
 
@@ -110,6 +110,7 @@ def run_end_to_end(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> Run
             raise poller.error
         assert poller.t_done is not None and poller.t_persisted is not None
         assert poller.snap_done is not None
+        peak_rss = peak_rss_mib(server.pid)  # before the stop: the process is still there
         failed, _, notes, code, stop_s = finish(server, ctx, n, settings.shutdown_grace_s)
     except BaseException:
         if poller is not None:
@@ -140,6 +141,7 @@ def run_end_to_end(ctx: RunContext, n: int, chunk: int, timeout_s: float) -> Run
             "count_poll_ms": 1000 * statistics.mean(poller.query_s),
             "server_us_per_job": 1e6 * e2e_cpu["server"] * e2e_s / n,
             "postgres_us_per_job": 1e6 * e2e_cpu["postgres"] * e2e_s / n,
+            "peak_rss_mib": peak_rss,
         },
         cpu={"sending": cpu_share(snap0, snap_sent), "e2e": e2e_cpu},
         failed_jobs=failed,

@@ -36,13 +36,7 @@ class Jobline(System):
         base = {**self.base_env, "JOBLINE_JOBS_DATABASE_URL": self.db_url}
         with isolated_run(base, self.logs, self.name.replace(" ", "_")) as ctx:
             env = {**ctx.env, **self.profile_env}
-            jobs = f"{ctx.schema}.jobs"
-            rnd = Round(
-                ctx.schema,
-                f"SELECT count(*) FROM {jobs}",
-                f"SELECT EXISTS (SELECT 1 FROM {jobs} WHERE locked_by IS NOT NULL)",
-                env,
-            )
+            rnd = Round(ctx.schema, f"{ctx.schema}.jobs", "locked_by IS NOT NULL", env)
             rnd.extra["ctx"] = ctx
             try:
                 yield rnd
@@ -64,6 +58,39 @@ class Jobline(System):
                 await db.close()
 
         asyncio.run(insert_all())
+
+    named_queues = True
+
+    def add_future(self, rnd: Round, count: int) -> None:
+        # Straight into the table (insert_jobs would take ~50 s for a million here): the
+        # same rows a trigger with run_at tomorrow makes.
+        self._insert_series(rnd, count, None, "now() + interval '1 day'")
+
+    def add_blocked_queue(self, rnd: Round, depth: int) -> None:
+        self._insert_series(rnd, depth, "deep", "now()")
+        # A runner that takes the queue's head and keeps beating (its heartbeat is set a
+        # day ahead, so no rescue takes the job back during the run).
+        self.sql(
+            f"INSERT INTO {rnd.schema}.runners (id, hostname, pid, capabilities, heartbeat_at)"
+            " VALUES ('bench-holder', 'bench', 0, '{runner}', now() + interval '1 day')",
+            f"UPDATE {rnd.table} SET locked_by = 'bench-holder', locked_at = now()"
+            f" WHERE id = (SELECT min(id) FROM {rnd.table} WHERE queue_name = 'deep')",
+        )
+
+    def _insert_series(self, rnd: Round, count: int, queue: str | None, run_at: str) -> None:
+        ctx = rnd.extra["ctx"]
+        for start in range(0, count, 200_000):
+            self.sql(
+                f"INSERT INTO {rnd.table} (type, plugin_config_id, team_id, payload, run_at,"
+                f" queue_name) SELECT 'noop', %(config)s, 1, jsonb_build_object('n', g),"
+                f" {run_at}, %(queue)s FROM generate_series(%(lo)s::int, %(hi)s::int) g",
+                params={
+                    "config": ctx.config_id,  # type: ignore[attr-defined]
+                    "queue": queue,
+                    "lo": start,
+                    "hi": min(count, start + 200_000) - 1,
+                },
+            )
 
     def workers(self, rnd: Round, count: int, latency: bool) -> list[Proc]:
         procs = []

@@ -3,7 +3,8 @@
     pgqueuer_runner.py install|add|work|trigger '<json options>'
 
 Options: dsn, schema (PGQUEUER_SCHEMA), batch_size, latency (work: print "lat <ms>" per
-job, trigger call -> handler start), n (add), k and gap_ms (trigger).
+job, trigger call -> handler start), n, chunk and delay_s (add: execute_after, scenario 4),
+k and gap_ms (trigger).
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ async def add(opts: dict[str, Any]) -> None:
     conn = await connect(opts)
     try:
         queries = Queries.from_asyncpg_connection(conn)
-        for start in range(0, opts["n"], 10_000):
-            size = min(10_000, opts["n"] - start)
-            await queries.enqueue(["noop"] * size, [None] * size, [0] * size)
+        chunk = int(opts.get("chunk", 10_000))
+        delay = timedelta(seconds=opts["delay_s"]) if opts.get("delay_s") else None
+        for start in range(0, opts["n"], chunk):
+            size = min(chunk, opts["n"] - start)
+            after = [delay] * size if delay else None
+            await queries.enqueue(["noop"] * size, [None] * size, [0] * size, after)
     finally:
         await conn.close()
 

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from benchmarks.measuring import peak_rss_mib
+
 
 class Proc:
     def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path) -> None:
@@ -31,13 +33,7 @@ class Proc:
 
     def peak_rss_mib(self) -> float:
         """VmHWM of the live process (the kernel's own peak resident set), in MiB."""
-        try:
-            for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return float("nan")
+        return peak_rss_mib(self.popen.pid)
 
     def stop(self, timeout_s: float = 15.0) -> int | None:
         if self.popen.poll() is None:

@@ -4,29 +4,45 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import psycopg
 
 from benchmarks.peers.procs import Proc, wait_until
-from benchmarks.peers.systems import System
+from benchmarks.peers.systems import Round, System
 
 WARM_UP = 20  # first triggers, not counted: connections, group join, cold Kafka partitions
 
 
-def run_throughput(system: System, n: int, timeout_s: float) -> dict[str, float]:
-    """n jobs queued, then system.processes runners started; time to the jobs table empty."""
+Prefill = Callable[[Round], None]
+
+
+def run_throughput(
+    system: System, n: int, timeout_s: float, prefill: Prefill | None = None
+) -> dict[str, float]:
+    """n jobs queued, then system.processes runners started; time to the jobs table empty.
+
+    `prefill` (scenario 4) puts other jobs into the table first, untimed (a million
+    scheduled for tomorrow, a deep named queue whose head runs); the table is then vacuumed
+    and analyzed, as a table that has held them for a while would be, and only the n jobs
+    queued after them (ids above the prefill's) are counted.
+    """
     with system.round() as rnd, psycopg.connect(system.db_url, autocommit=True) as conn:
+        count_sql, started_sql = rnd.count_sql, rnd.started_sql
+        if prefill is not None:
+            prefill(rnd)
+            conn.execute(f"VACUUM (ANALYZE) {rnd.table}")
+            floor = _one(conn, rnd.max_id_sql)
+            count_sql, started_sql = rnd.count_above_sql(floor), rnd.started_above_sql(floor)
         t0 = time.perf_counter()
         system.queue(rnd, n)
         queue_s = time.perf_counter() - t0
 
         def left() -> int:
-            row = conn.execute(rnd.count_sql).fetchone()
-            return int(row[0]) if row else -1
+            return _one(conn, count_sql)
 
         def started() -> bool:
-            row = conn.execute(rnd.started_sql).fetchone()
-            return bool(row and row[0]) or left() < n
+            return bool(_one(conn, started_sql)) or left() < n
 
         if left() != n:
             raise RuntimeError(f"{system.name}: expected {n} queued jobs, found {left()}")
@@ -55,6 +71,13 @@ def run_throughput(system: System, n: int, timeout_s: float) -> dict[str, float]
         "peak_rss_mib": max(rss),
         "max_stall_s": longest_stall(samples),
     }
+
+
+def _one(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> int:
+    row = conn.execute(sql.encode()).fetchone()
+    if row is None or not isinstance(row[0], int):  # bool is an int too (EXISTS)
+        raise RuntimeError(f"no number from {sql}: {row}")
+    return row[0]
 
 
 def longest_stall(samples: list[tuple[float, int]]) -> float:

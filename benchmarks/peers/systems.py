@@ -35,10 +35,34 @@ class Round:
     """One system's state for one round: its schema, and how to count what is left."""
 
     schema: str
-    count_sql: str  # jobs not yet done
-    started_sql: str  # has any job been taken by a runner (locked, or done)?
+    table: str  # the system's job table, schema-qualified (ids grow with each insert)
+    locked: str  # the condition of a job a runner has taken
     env: dict[str, str]
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def count_sql(self) -> str:
+        """Jobs not yet done (each system deletes a finished job)."""
+        return f"SELECT count(*) FROM {self.table}"
+
+    @property
+    def started_sql(self) -> str:
+        """Has any job been taken by a runner (locked, or done)?"""
+        return f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE {self.locked})"
+
+    def count_above_sql(self, floor: int) -> str:
+        """Jobs above id `floor` not yet done: a primary-key range, so the jobs queued
+        before (scenario 4's million future jobs, its deep queue) cost the count nothing."""
+        return f"SELECT count(*) FROM {self.table} WHERE id > {int(floor)}"
+
+    def started_above_sql(self, floor: int) -> str:
+        return (
+            f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE id > {int(floor)} AND {self.locked})"
+        )
+
+    @property
+    def max_id_sql(self) -> str:
+        return f"SELECT coalesce(max(id), 0) FROM {self.table}"
 
 
 class System:
@@ -79,6 +103,24 @@ class System:
         """k sequential add-job calls, gap_ms apart, each with its call time in the payload."""
         raise NotImplementedError
 
+    # --- scenario 4 (scale): what is in the table before the n jobs are queued ----------
+
+    named_queues = False  # has serial named queues (scenario 4's deep queue)
+
+    def add_future(self, rnd: Round, count: int) -> None:
+        """`count` trivial jobs due tomorrow, with the system's own bulk call."""
+        raise NotImplementedError
+
+    def add_blocked_queue(self, rnd: Round, depth: int) -> None:
+        """One named queue `depth` jobs deep, all due, whose head a runner holds (a lock
+        that stays fresh for the whole run: nobody rescues it)."""
+        raise NotImplementedError
+
+    def sql(self, *statements: str, params: dict[str, object] | None = None) -> None:
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement.encode(), params)
+
 
 class GraphileWorker(System):
     name = "graphile-worker"
@@ -112,13 +154,7 @@ class GraphileWorker(System):
         proc.stop()
 
     def prepare(self, schema: str) -> Round:
-        jobs = f"{schema}._private_jobs"
-        rnd = Round(
-            schema,
-            f"SELECT count(*) FROM {jobs}",
-            f"SELECT EXISTS (SELECT 1 FROM {jobs} WHERE locked_at IS NOT NULL)",
-            {},
-        )
+        rnd = Round(schema, f"{schema}._private_jobs", "locked_at IS NOT NULL", {})
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema}")  # graphile-worker creates its own schema
         self.run_node("migrate", rnd)
@@ -140,6 +176,33 @@ class GraphileWorker(System):
 
     def trigger(self, rnd: Round, k: int, gap_ms: float) -> None:
         self.run_node("trigger", rnd, k=k, gapMs=gap_ms)
+
+    named_queues = True
+    BULK = 100_000  # specs per add_jobs call
+
+    def _add_jobs(self, rnd: Round, count: int, queue: str | None, run_at: str) -> None:
+        """Graphile Worker's own bulk function, add_jobs(job_spec[]), from SQL."""
+        for start in range(0, count, self.BULK):
+            self.sql(
+                f"SELECT count(*) FROM {rnd.schema}.add_jobs(ARRAY("
+                f" SELECT ROW('noop', json_build_object('n', g), %(queue)s, {run_at},"
+                f"  NULL, NULL, NULL, NULL)::{rnd.schema}.job_spec"
+                f" FROM generate_series(%(lo)s::int, %(hi)s::int) g))",
+                params={"queue": queue, "lo": start, "hi": min(count, start + self.BULK) - 1},
+            )
+
+    def add_future(self, rnd: Round, count: int) -> None:
+        self._add_jobs(rnd, count, None, "now() + interval '1 day'")
+
+    def add_blocked_queue(self, rnd: Round, depth: int) -> None:
+        self._add_jobs(rnd, depth, "deep", "now()")
+        # What a worker's fetch does when it takes a queued job: lock the job and its queue.
+        self.sql(
+            f"UPDATE {rnd.schema}._private_job_queues SET locked_at = now(),"
+            " locked_by = 'bench-holder' WHERE queue_name = 'deep'",
+            f"UPDATE {rnd.table} SET locked_at = now(), locked_by = 'bench-holder'"
+            f" WHERE id = (SELECT min(id) FROM {rnd.table})",
+        )
 
 
 class PgQueuer(System):
@@ -165,12 +228,7 @@ class PgQueuer(System):
         proc.stop()
 
     def prepare(self, schema: str) -> Round:
-        rnd = Round(
-            schema,
-            f"SELECT count(*) FROM {schema}.pgqueuer",
-            f"SELECT EXISTS (SELECT 1 FROM {schema}.pgqueuer WHERE status = 'picked')",
-            {},
-        )
+        rnd = Round(schema, f"{schema}.pgqueuer", "status = 'picked'", {})
         with psycopg.connect(self.db_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema}")  # PgQueuer's install creates it
         self.run_python("install", rnd)
@@ -193,3 +251,7 @@ class PgQueuer(System):
 
     def trigger(self, rnd: Round, k: int, gap_ms: float) -> None:
         self.run_python("trigger", rnd, k=k, gap_ms=gap_ms)
+
+    def add_future(self, rnd: Round, count: int) -> None:
+        # Queries.enqueue with execute_after (PgQueuer has no named serial queues).
+        self.run_python("add", rnd, n=count, delay_s=86_400, chunk=100_000)

@@ -114,6 +114,123 @@ async def test_a_named_queue_runs_one_job_at_a_time_in_id_order(backend: Backend
     assert await _ns(runner, "r2") == [2]
 
 
+async def test_jobs_behind_a_running_head_wait_while_other_jobs_run(backend: Backend) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(n, queue="q") for n in (1, 2, 3)])
+    [head] = await runner.fetch_due("r1", 10)
+    await intake.insert_jobs([_job(4), _job(5, queue="q"), _job(6)])
+    assert await _ns(runner, "r2") == [4, 6]
+    assert await runner.complete_held("r1", [head.id]) == {head.id}
+    assert await _ns(runner, "r2") == [2]
+
+
+async def test_a_retried_head_runs_again_before_the_next_job_of_its_queue(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q"), _job(2, queue="q")])
+    [head] = await runner.fetch_due("r1", 10)
+    soon = FailedAttempt(head.id, "boom", datetime.now(UTC) - timedelta(seconds=1))
+    assert await runner.record_failures("r1", [soon]) == {head.id}
+    [again] = await runner.fetch_due("r1", 10)
+    assert (again.id, again.attempts) == (head.id, 1)
+    later = FailedAttempt(head.id, "boom", datetime.now(UTC) + timedelta(hours=1))
+    await runner.record_failures("r1", [later])
+    assert await runner.fetch_due("r1", 10) == []  # the queue waits for its head's retry
+    assert await runner.next_run_at() == later.retry_at
+
+
+async def test_the_next_job_of_a_queue_runs_once_its_head_failed_for_good(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q"), _job(2, queue="q"), _job(3, queue="q")])
+    [head] = await runner.fetch_due("r1", 10)
+    assert await runner.record_failures("r1", [FailedAttempt(head.id, "boom", None)]) == {head.id}
+    assert await _ns(runner) == [2]
+
+
+async def test_a_released_or_rescued_head_runs_before_the_next_job_of_its_queue(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q"), _job(2, queue="q")])
+    await runner.heartbeat(RunnerBeat("dead", "host", 1, ("runner",)))
+    [head] = await runner.fetch_due("dead", 10)
+    await backend.age_runner("dead", 60)
+    assert [r.id for r in await runner.rescue_dead_runners(RescueParams(30, 3))] == [head.id]
+    [rescued] = await runner.fetch_due("r1", 10)
+    assert (rescued.id, rescued.attempts) == (head.id, 1)
+    assert await runner.release_held("r1", [head.id]) == {head.id}
+    assert await _ns(runner, "r2") == [1]
+
+
+async def test_a_rescued_head_out_of_attempts_lets_the_next_job_of_its_queue_run(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q", max_attempts=1), _job(2, queue="q")])
+    await runner.heartbeat(RunnerBeat("dead", "host", 1, ("runner",)))
+    [head] = await runner.fetch_due("dead", 10)
+    await backend.age_runner("dead", 60)
+    await runner.rescue_dead_runners(RescueParams(30, 3))
+    assert set(await backend.failed()) == {head.id}
+    assert await _ns(runner) == [2]
+
+
+async def test_the_jobs_of_one_batch_in_one_queue_run_one_after_the_other(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(n, queue="q") for n in (1, 2, 3)] + [_job(4, queue="other")])
+    for expected in ([1, 4], [2], [3]):
+        jobs = await runner.fetch_due("r1", 10)
+        assert [j.payload["n"] for j in jobs] == expected
+        await runner.complete_held("r1", [j.id for j in jobs])
+    assert await runner.fetch_due("r1", 10) == []
+
+
+async def test_a_head_scheduled_later_holds_its_queue_and_sets_next_run_at(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    later = _job(1, queue="q", delay_s=3600)
+    await intake.insert_jobs([later, _job(2, queue="q"), _job(3)])
+    assert await _ns(runner) == [3]
+    assert await runner.next_run_at() == later.run_at
+
+
+async def test_next_run_at_names_the_next_future_job_not_a_due_one_left_waiting(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    later = _job(3, delay_s=3600)
+    await intake.insert_jobs([_job(1, queue="q"), _job(2, queue="q"), later])
+    await runner.fetch_due("r1", 10)  # the head runs; job 2 is due but waits behind it
+    assert await runner.next_run_at() == later.run_at
+
+
+async def test_a_job_a_replace_trigger_moves_to_another_queue_runs_by_that_queues_rule(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q"), _job(2, queue="q", key="k"), _job(3, queue="q")])
+    [head] = await runner.fetch_due("r1", 10)
+    await intake.insert_jobs([_job(20, queue="r", key="k")])  # job 2 leaves q for r
+    assert await _ns(runner, "r2") == [20]
+    assert await runner.complete_held("r1", [head.id]) == {head.id}
+    assert await _ns(runner, "r2") == [3]
+
+
+async def test_a_head_a_replace_trigger_takes_out_of_its_queue_lets_the_next_one_run(
+    backend: Backend,
+) -> None:
+    runner, intake = _stores(backend)
+    await intake.insert_jobs([_job(1, queue="q", key="k"), _job(2, queue="q")])
+    await intake.insert_jobs([_job(10, key="k")])  # no queue any more
+    assert sorted(await _ns(runner)) == [2, 10]
+
+
 # --- job keys ----------------------------------------------------------------------------
 
 

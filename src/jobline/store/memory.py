@@ -162,7 +162,9 @@ class MemoryStore:
         )
 
     async def next_run_at(self) -> datetime | None:
-        return min((r.run_at for r in self.jobs.values() if r.locked_by is None), default=None)
+        now = self.clock()
+        later = (r.run_at for r in self.jobs.values() if r.locked_by is None and r.run_at > now)
+        return min(later, default=None)
 
     # --- runner: outcomes --------------------------------------------------------------
 

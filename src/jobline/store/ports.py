@@ -42,7 +42,9 @@ class RunnerStore(Protocol):
         ...
 
     async def next_run_at(self) -> datetime | None:
-        """The earliest run_at of the unlocked jobs (None: no job waits)."""
+        """The earliest run_at still to come of the unlocked jobs (None: none is to come).
+        Due jobs are left out: the fetch has just passed them by (a peer holds them, or they
+        wait behind a running queue head), and they must not hide the next future one."""
         ...
 
     async def complete(self, runner_id: str, ids: Sequence[int]) -> int: ...

@@ -4,7 +4,7 @@
 -- %(cap)s rows: the page shows "100000+" instead of scanning everything every 2 s.
 
 -- name: queue_gauges
--- due and scheduled walk jobs_due_idx (locked_by IS NULL); running walks
+-- due and scheduled walk jobs_next_run_at_idx (locked_by IS NULL); running walks
 -- jobs_locked_by_idx; the earliest unlocked run_at is one entry of jobs_next_run_at_idx.
 SELECT
     (SELECT count(*) FROM (SELECT 1 FROM jobs

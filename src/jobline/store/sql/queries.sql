@@ -40,6 +40,13 @@ SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', '
 -- name: fetch_due
 -- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
 -- is due only when it is its queue's head (lowest id) and no job of its queue is running.
+-- jobs_due_idx holds only jobs without a queue and queue heads (`queue_head`, kept by the
+-- triggers of migration 0008), so the jobs waiting behind a head are never walked. Each
+-- candidate head is checked against the exact rule in one probe of jobs_queue_head_idx
+-- (the flagged rows only, one or two per queue): a queue's lowest id is always flagged and
+-- so is a running job of a queue (only flagged rows are fetched), so "no other flagged row
+-- of its queue is lower or running" is the rule. (A probe over all the queue's rows got a
+-- sequential scan of the table once the statistics showed one queue holding most jobs.)
 -- `id = ANY(ARRAY(...))` makes the outer update a primary-key lookup whatever the
 -- statistics say (with a join, a table analyzed while empty got a nested loop over the
 -- whole table: 3 s instead of 2 ms at 100k jobs). The connection that runs it disables
@@ -51,11 +58,12 @@ WHERE id = ANY(ARRAY(
     SELECT j.id
     FROM jobs j
     WHERE j.locked_by IS NULL
+      AND (j.queue_name IS NULL OR j.queue_head)
       AND j.run_at <= now()
       AND NOT EXISTS (SELECT 1 FROM paused_configs p WHERE p.plugin_config_id = j.plugin_config_id)
       AND (j.queue_name IS NULL OR NOT EXISTS (
             SELECT 1 FROM jobs q
-            WHERE q.queue_name = j.queue_name
+            WHERE q.queue_name = j.queue_name AND q.queue_head AND q.id <> j.id
               AND (q.id < j.id OR q.locked_by IS NOT NULL)))
     ORDER BY j.priority, j.run_at, j.id
     LIMIT %(limit)s
@@ -65,7 +73,11 @@ RETURNING id, type, plugin_config_id, team_id, payload, run_at, attempts, max_at
           queue_name, priority, unrunnable_since
 
 -- name: next_run_at
-SELECT min(run_at) FROM jobs WHERE locked_by IS NULL
+-- The earliest run_at still to come, for the runner's timer: one entry of
+-- jobs_next_run_at_idx. Due jobs are not asked for (the fetch has just passed them by: a
+-- peer holds them, or they wait behind a running queue head), so that such a job does not
+-- hide the next future one and leave it to the poll interval.
+SELECT min(run_at) FROM jobs WHERE locked_by IS NULL AND run_at > now()
 
 -- name: complete
 -- Only rows this runner still holds: a rescued job belongs to someone else now. Every
