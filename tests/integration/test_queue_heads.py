@@ -100,8 +100,9 @@ async def _explain_analyze_fetch(settings: Settings, limit: int) -> dict[str, An
     """The fetch's plan with what it did, on a connection set up as the runners' fetch
     connection; rolled back."""
     options = f"-c search_path={settings.schema_name}{FETCH_CONNECTION_OPTIONS}"
+    # Direct (not through a pooler): the test sets the fetch's options on the connection.
     async with await psycopg.AsyncConnection.connect(
-        settings.jobs_database_url, options=options
+        settings.jobs_direct_url, options=options
     ) as conn:
         cur = await conn.execute(
             b"EXPLAIN (ANALYZE, FORMAT JSON) " + Q["fetch_due"].encode(),

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
+
 from jobline import JobMessage, Plugin
 from jobline.config import Settings
+from jobline.databases import jobs_db_for
 from jobline.plugins.configs import ConfigCache, MainDB
 from jobline.plugins.registry import PluginRegistry
 from jobline.retry import RetryPolicy
@@ -15,20 +18,23 @@ from jobline.runner.policies import ExecutionPolicy
 from jobline.store import FetchedJob, JobsDB
 
 
-class CountsFetches(JobsDB):
-    """The real jobs DB, noting the limit of every fetch that brought jobs."""
+def count_fetches(db: JobsDB, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The limit of every fetch of `db` that brought jobs, as they happen."""
+    limits: list[int] = []
+    fetch_due = db.fetch_due
 
-    fetch_limits: list[int]
-
-    async def fetch_due(self, runner_id: str, limit: int) -> list[FetchedJob]:
-        jobs = await super().fetch_due(runner_id, limit)
+    async def counting_fetch_due(runner_id: str, limit: int) -> list[FetchedJob]:
+        jobs = await fetch_due(runner_id, limit)
         if jobs:
-            self.fetch_limits = [*getattr(self, "fetch_limits", []), limit]
+            limits.append(limit)
         return jobs
+
+    monkeypatch.setattr(db, "fetch_due", counting_fetch_due)
+    return limits
 
 
 async def test_a_runner_holds_concurrency_plus_prefetch_and_runs_only_concurrency(
-    settings: Settings, jobs_db: JobsDB, main_db: MainDB
+    settings: Settings, jobs_db: JobsDB, main_db: MainDB, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     release = asyncio.Event()
     running, ran = 0, []
@@ -43,7 +49,8 @@ async def test_a_runner_holds_concurrency_plus_prefetch_and_runs_only_concurrenc
         ran.append(payload["n"])
 
     config = await main_db.add_config("prefetch", team_id=1, settings={})
-    db = CountsFetches(settings.jobs_database_url, settings.schema_name)
+    db = jobs_db_for(settings)  # as a server builds it (through PgBouncer on that route)
+    fetch_limits = count_fetches(db, monkeypatch)
     await db.open()
     await db.insert_jobs(
         [
@@ -73,7 +80,7 @@ async def test_a_runner_holds_concurrency_plus_prefetch_and_runs_only_concurrenc
         await runner.stop(5)
         await db.close()
     assert held.running == 12, "concurrency 2 + prefetch 10 locked while handlers block"
-    assert db.fetch_limits[0] == 12 and most_running == 2
+    assert fetch_limits[0] == 12 and most_running == 2
     assert sorted(ran) == list(range(40))
     # Refills wait for a quarter of the room (3 here): no fetch of one job at a time.
-    assert all(limit >= 3 for limit in db.fetch_limits), db.fetch_limits
+    assert all(limit >= 3 for limit in fetch_limits), fetch_limits
