@@ -97,6 +97,7 @@ async def _put_schema_on_role(
         ("search_path", sql.SQL("{}, public").format(sql.Identifier(schema))),
         ("statement_timeout", sql.Literal(f"{int(limits.statement_timeout_s * 1000)}ms")),
         ("lock_timeout", sql.Literal(f"{int(limits.lock_timeout_s * 1000)}ms")),
+        ("jit", sql.Literal("off")),  # DbLimits.options says why
     ):
         await conn.execute(alter.format(sql.Identifier(database), sql.Identifier(name), value))
     log.info("migration.role_search_path", schema=schema, database=database)

@@ -34,7 +34,7 @@ def test_a_password_inside_an_error_text_is_masked_raw_and_url_encoded() -> None
 
 def test_limits_set_server_timeouts_and_client_keepalives() -> None:
     limits = DbLimits(connect_timeout_s=3, statement_timeout_s=2.5, lock_timeout_s=1)
-    assert limits.options() == " -c statement_timeout=2500 -c lock_timeout=1000"
+    assert limits.options() == " -c statement_timeout=2500 -c lock_timeout=1000 -c jit=off"
     kwargs = limits.connect_kwargs()
     assert kwargs["connect_timeout"] == 3 and kwargs["keepalives"] == 1
     assert limits.call_timeout_s > limits.statement_timeout_s
