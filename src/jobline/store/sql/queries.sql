@@ -35,7 +35,7 @@ WHERE jobs.plugin_config_id = k.plugin_config_id AND jobs.key = k.key
 -- settings (FETCH_CONNECTION_OPTIONS in jobs_db.py, with their reasons) are set local to
 -- its transaction instead, so they never leak to the pooler's next client.
 SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
-       set_config('plan_cache_mode', 'force_custom_plan', true), set_config('jit', 'off', true)
+       set_config('plan_cache_mode', 'force_custom_plan', true)
 
 -- name: fetch_due
 -- Fetch a batch of due jobs and lock them in the same statement. A job of a named queue
